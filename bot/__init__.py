@@ -1,0 +1,1 @@
+"""Tillidsbot: a reflection assistant for leaders who lead with trust."""

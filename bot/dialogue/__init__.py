@@ -1,0 +1,36 @@
+"""The dialogue engine and its data: pure, with no Telegram, database or clock inside."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.dialogue.engine import Engine, Registry
+from bot.dialogue.loader import load_registry, load_strings
+from bot.dialogue.render import Renderer
+from bot.dialogue.strings import Strings
+
+# Danish first; every wording must exist in each of these.
+LANGUAGES: tuple[str, ...] = ("da",)
+
+
+@dataclass(frozen=True)
+class Dialogues:
+    """Everything loaded from dialogues/ and templates/, validated."""
+
+    registry: Registry
+    strings: Strings
+    renderer: Renderer
+    engine: Engine
+    languages: tuple[str, ...]
+
+
+def load_dialogues(
+    dialogues_dir: Path, templates_dir: Path, languages: tuple[str, ...] = LANGUAGES
+) -> Dialogues:
+    """Load and validate all conversations and wording; raises DialogueValidationError."""
+    renderer = Renderer(templates_dir)
+    strings = load_strings(dialogues_dir, renderer, list(languages))
+    registry = load_registry(dialogues_dir, renderer, list(languages))
+    engine = Engine(registry, renderer, strings)
+    return Dialogues(registry, strings, renderer, engine, languages)

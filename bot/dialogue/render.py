@@ -1,0 +1,76 @@
+"""Jinja2 rendering of prompts, summaries and interface strings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+
+from bot.dialogue.model import Text
+
+DEFAULT_LANGUAGE = "da"
+
+
+class RenderError(Exception):
+    """A template or prompt failed to render."""
+
+
+def make_environment(templates_dir: Path) -> Environment:
+    """A plain-text Jinja2 environment; undefined names are errors, not blanks."""
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        extensions=["jinja2.ext.loopcontrols"],
+    )
+    env.filters["quote"] = lambda value: f"“{str(value).strip()}”"
+    env.filters["bullets"] = _bullets
+    return env
+
+
+def _bullets(values: Any) -> str:
+    """Join a list of strings as bullet lines."""
+    if not values:
+        return ""
+    if isinstance(values, str):
+        values = [values]
+    return "\n".join(f"• {v}" for v in values)
+
+
+def pick(text: Text, lang: str) -> str:
+    """Choose the wording for a language, falling back to Danish."""
+    return text.get(lang) or text.get(DEFAULT_LANGUAGE) or next(iter(text.values()), "")
+
+
+class Renderer:
+    """Renders inline wording and template files with the same environment."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        """Create the environment over a templates directory."""
+        self.templates_dir = templates_dir
+        self.env = make_environment(templates_dir)
+
+    def string(self, source: str, variables: dict[str, Any]) -> str:
+        """Render an inline wording string."""
+        if "{" not in source:
+            return source
+        try:
+            return self.env.from_string(source).render(**variables).strip()
+        except TemplateError as exc:
+            raise RenderError(f"{exc.__class__.__name__}: {exc}") from exc
+
+    def template(self, name: str, lang: str, variables: dict[str, Any]) -> str:
+        """Render templates/<lang>/<name>.j2."""
+        try:
+            tpl = self.env.get_template(f"{lang}/{name}.j2")
+            return tpl.render({"lang": lang, **variables}).strip()
+        except TemplateError as exc:
+            raise RenderError(f"{name} ({lang}): {exc.__class__.__name__}: {exc}") from exc
+
+    def has_template(self, name: str, lang: str) -> bool:
+        """Whether templates/<lang>/<name>.j2 exists."""
+        return (self.templates_dir / lang / f"{name}.j2").is_file()

@@ -1,0 +1,116 @@
+"""The engine's value types: state, inputs, outgoing messages and effects."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrailEntry(BaseModel):
+    """An answered input node and the answer keys set from it until the next question."""
+
+    node: str
+    keys: list[str] = Field(default_factory=list)
+
+
+class DialogueState(BaseModel):
+    """Where one leader is in one conversation; small and JSON-serialisable."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    conversation: str
+    version: int
+    thread: str
+    node: str
+    step: int = 0
+    answers: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+    trail: list[TrailEntry] = Field(default_factory=list)
+    pending: list[str] = Field(default_factory=list)
+
+    def to_json(self) -> str:
+        """Serialise for storage."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, raw: str) -> DialogueState:
+        """Parse stored state."""
+        return cls.model_validate_json(raw)
+
+
+class TextInput(BaseModel):
+    """Free text typed by the leader."""
+
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class ButtonInput(BaseModel):
+    """A pressed button, carrying the callback data the engine put on it."""
+
+    kind: Literal["button"] = "button"
+    data: str
+
+
+class Back(BaseModel):
+    """Go back one question."""
+
+    kind: Literal["back"] = "back"
+
+
+class Cancel(BaseModel):
+    """Leave the conversation."""
+
+    kind: Literal["cancel"] = "cancel"
+
+
+Input = TextInput | ButtonInput | Back | Cancel
+
+
+class Button(BaseModel):
+    """A button: what it says and the data it sends back."""
+
+    label: str
+    data: str
+
+
+MessageKind = Literal["prompt", "info", "summary", "error"]
+
+
+class OutMessage(BaseModel):
+    """Something to show the leader; channels decide how to draw it."""
+
+    text: str
+    kind: MessageKind = "info"
+    buttons: list[list[Button]] = Field(default_factory=list)
+    replace: bool = False  # edit the previous prompt in place (multi-choice toggles)
+    node: str | None = None
+    expects: Literal["text", "buttons", "scale", "date", "multi"] | None = None
+
+
+class Effect(BaseModel):
+    """Work the app must do in the same transaction as the new state."""
+
+    kind: Literal[
+        "answer",
+        "summary",
+        "schedule_followup",
+        "cancel_followups",
+        "finished",
+        "cancelled",
+        "start_conversation",
+    ]
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+Status = Literal["ok", "rejected", "finished", "cancelled"]
+
+
+class StepResult(BaseModel):
+    """What one engine step produced."""
+
+    state: DialogueState | None
+    messages: list[OutMessage] = Field(default_factory=list)
+    effects: list[Effect] = Field(default_factory=list)
+    status: Status = "ok"

@@ -1,0 +1,329 @@
+"""The channel-independent bot: commands and inputs in, messages out, state committed first."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from bot.clock import Clock, iso
+from bot.dialogue import Dialogues
+from bot.dialogue.engine import DialogueError, UnknownConversationError, UnknownNodeError
+from bot.dialogue.render import pick
+from bot.dialogue.state import (
+    Back,
+    Button,
+    ButtonInput,
+    Cancel,
+    DialogueState,
+    Effect,
+    Input,
+    OutMessage,
+    StepResult,
+)
+from bot.store import repo
+from bot.store.db import Store
+
+log = logging.getLogger(__name__)
+
+MENU_PREFIX = "m:"
+DEFAULT_FOLLOWUP_TIME = time(9, 0)
+HISTORY_PAGE = 5
+
+# Telegram language codes -> our languages; anything else falls back to Danish.
+LANGUAGE_CODES = {"da": "da", "nb": "nb", "no": "nb", "nn": "nb", "en": "en"}
+
+
+def language_for(code: str | None, supported: tuple[str, ...]) -> str:
+    """Map a platform language code (e.g. 'nb-NO') to a supported language."""
+    base = (code or "").split("-")[0].lower()
+    lang = LANGUAGE_CODES.get(base, "da")
+    return lang if lang in supported else supported[0]
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who is talking, as a channel saw it."""
+
+    leader_id: str
+    chat_id: str
+    language_code: str | None = None
+
+
+class BotService:
+    """Runs the engine for a leader and commits state and effects before any reply."""
+
+    def __init__(
+        self,
+        store: Store,
+        dialogues: Dialogues,
+        clock: Clock,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        """Assemble from a store, the loaded dialogues and a clock."""
+        self.store = store
+        self.dialogues = dialogues
+        self.engine = dialogues.engine
+        self.strings = dialogues.strings
+        self.clock = clock
+        self.new_id = new_id
+        self.commands: dict[str, str] = {
+            d.command: d.id for d in dialogues.registry.definitions.values() if d.command
+        }
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    def now(self) -> str:
+        """Now as a stored UTC string."""
+        return iso(self.clock.now())
+
+    def today(self, leader: repo.Leader) -> date:
+        """The leader's local date."""
+        return self.clock.now().astimezone(_zone(leader.timezone)).date()
+
+    async def _leader(self, tx: aiosqlite.Connection, who: Who) -> repo.Leader:
+        """Load or create the leader talking."""
+        leader = await repo.get_leader(tx, who.leader_id)
+        if leader is None:
+            lang = language_for(who.language_code, self.dialogues.languages)
+            leader = await repo.create_leader(tx, who.leader_id, who.chat_id, lang, self.now())
+        elif leader.chat_id != who.chat_id:
+            leader.chat_id = who.chat_id
+            await repo.update_leader(tx, leader, self.now())
+        return leader
+
+    def ui(self, key: str, lang: str, **variables: Any) -> str:
+        """Interface wording."""
+        return self.strings(key, lang, **variables)
+
+    def menu(self, lang: str) -> OutMessage:
+        """The menu of conversations a leader can start."""
+        rows = [
+            [Button(label=pick(d.title, lang), data=f"{MENU_PREFIX}start:{d.id}")]
+            for d in self.dialogues.registry.menu()
+        ]
+        return OutMessage(text=self.ui("menu", lang), kind="prompt", buttons=rows)
+
+    # ---- entry points ---------------------------------------------------------------------
+
+    async def handle_command(self, who: Who, command: str, args: str = "") -> list[OutMessage]:
+        """A slash command such as /start, /delegate, /back or /help."""
+        command = command.lower().lstrip("/")
+        if command in ("back", "cancel"):
+            return await self.handle_input(who, Back() if command == "back" else Cancel())
+        async with self.store.transaction() as tx:
+            leader = await self._leader(tx, who)
+            lang = leader.language
+            state = await self._state(tx, leader)
+            if command in self.commands or command == "start_conversation":
+                conversation = self.commands.get(command, args)
+                if state is not None:
+                    return [OutMessage(text=self.ui("busy", lang), kind="error"),
+                            *self._reprompt(state, leader)]
+                return await self._start(tx, leader, conversation, {}, None)
+            if command in ("start", "menu"):
+                intro = [OutMessage(text=self.ui("welcome", lang))] if command == "start" else []
+                if state is not None:
+                    return [*intro, OutMessage(text=self.ui("resume", lang)),
+                            *self._reprompt(state, leader)]
+                return [*intro, self.menu(lang)]
+            if command == "help":
+                return [OutMessage(text=self.ui("help", lang)), *self._reprompt(state, leader)]
+            if command == "history":
+                return [*await self._history(tx, leader), *self._reprompt(state, leader)]
+            if command == "language":
+                return [self._language_menu(lang)]
+            return [OutMessage(text=self.ui("unknown_command", lang, command=command),
+                               kind="error"), *self._reprompt(state, leader)]
+
+    async def handle_input(self, who: Who, event: Input) -> list[OutMessage]:
+        """Text, a button, back or cancel: step the engine, commit, then reply."""
+        async with self.store.transaction() as tx:
+            leader = await self._leader(tx, who)
+            lang = leader.language
+            if isinstance(event, ButtonInput) and event.data.startswith(MENU_PREFIX):
+                return await self._menu_button(tx, leader, event.data[len(MENU_PREFIX):])
+            state = await self._state(tx, leader)
+            if state is None:
+                if isinstance(event, ButtonInput):
+                    return [OutMessage(text=self.ui("stale_button", lang), kind="error")]
+                if isinstance(event, Cancel | Back):
+                    return [OutMessage(text=self.ui("nothing_active", lang)), self.menu(lang)]
+                return [OutMessage(text=self.ui("no_conversation", lang)), self.menu(lang)]
+            try:
+                result = self.engine.step(state, event, lang, self.today(leader))
+            except (UnknownNodeError, UnknownConversationError) as exc:
+                return await self._restart(tx, leader, state, exc)
+            return await self._apply(tx, leader, state.conversation, result)
+
+    async def resume(self, who: Who) -> list[OutMessage]:
+        """On reconnect (e.g. the terminal chat restarting): the current question, or the menu."""
+        async with self.store.transaction() as tx:
+            leader = await self._leader(tx, who)
+            state = await self._state(tx, leader)
+            if state is None:
+                return [self.menu(leader.language)]
+            return [OutMessage(text=self.ui("resume", leader.language)),
+                    *self._reprompt(state, leader)]
+
+    async def language_of(self, who: Who) -> str:
+        """The language a leader has chosen (creating the leader on first contact)."""
+        async with self.store.transaction() as tx:
+            return (await self._leader(tx, who)).language
+
+    async def start_conversation(
+        self, who: Who, conversation: str, context: dict[str, Any] | None = None,
+        parent_thread: str | None = None,
+    ) -> list[OutMessage]:
+        """Begin a conversation for a leader (used by follow-ups and nudges)."""
+        async with self.store.transaction() as tx:
+            leader = await self._leader(tx, who)
+            return await self._start(tx, leader, conversation, context or {}, parent_thread)
+
+    # ---- internals --------------------------------------------------------------------------
+
+    async def _state(self, tx: aiosqlite.Connection, leader: repo.Leader) -> DialogueState | None:
+        """The leader's active conversation state, if any."""
+        raw = await repo.load_session(tx, leader.leader_id)
+        return None if raw is None else DialogueState.from_json(raw)
+
+    def _reprompt(self, state: DialogueState | None, leader: repo.Leader) -> list[OutMessage]:
+        """The current question again, or nothing outside a conversation."""
+        if state is None:
+            return []
+        try:
+            return self.engine.prompt(state, leader.language, self.today(leader))
+        except DialogueError:
+            return []
+
+    async def _restart(
+        self, tx: aiosqlite.Connection, leader: repo.Leader, state: DialogueState,
+        exc: DialogueError,
+    ) -> list[OutMessage]:
+        """The stored state no longer fits the dialogues: apologise and start over politely."""
+        log.warning("restarting a conversation whose state no longer fits: %s", exc)
+        await repo.save_session(tx, leader.leader_id, None, self.now())
+        await repo.end_thread(tx, state.thread, "abandoned", self.now())
+        return [OutMessage(text=self.ui("restarted", leader.language)), self.menu(leader.language)]
+
+    async def _start(
+        self, tx: aiosqlite.Connection, leader: repo.Leader, conversation: str,
+        context: dict[str, Any], parent_thread: str | None,
+    ) -> list[OutMessage]:
+        """Begin a conversation inside the caller's transaction."""
+        previous = await self._state(tx, leader)
+        if previous is not None:
+            await repo.end_thread(tx, previous.thread, "abandoned", self.now())
+        thread = self.new_id()
+        await repo.start_thread(tx, thread, leader.leader_id, conversation, leader.language,
+                                self.now(), parent_thread)
+        result = self.engine.start(conversation, thread, leader.language, self.today(leader),
+                                   context)
+        return await self._apply(tx, leader, conversation, result)
+
+    async def _apply(
+        self, tx: aiosqlite.Connection, leader: repo.Leader, conversation: str,
+        result: StepResult,
+    ) -> list[OutMessage]:
+        """Commit the new state and every effect; return what to send afterwards."""
+        messages = list(result.messages)
+        if result.status == "rejected":
+            return messages
+        now = self.now()
+        follow: list[Effect] = []
+        for effect in result.effects:
+            p = effect.params
+            if effect.kind == "answer":
+                await repo.add_answer(tx, leader.leader_id, p["thread"], p["conversation"],
+                                      p["node"], p["name"], p["value"], now)
+            elif effect.kind == "summary":
+                await repo.set_summary(tx, p["thread"], p["text"], p["headline"])
+            elif effect.kind == "schedule_followup":
+                await self._schedule_followup(tx, leader, p, now)
+            elif effect.kind == "cancel_followups":
+                await repo.cancel_schedules(tx, leader.leader_id, p["thread"], now, p.get("tag"))
+            elif effect.kind == "finished":
+                await repo.end_thread(tx, p["thread"], "finished", now)
+            elif effect.kind == "cancelled":
+                await repo.end_thread(tx, p["thread"], "cancelled", now)
+                await repo.cancel_schedules(tx, leader.leader_id, p["thread"], now)
+            elif effect.kind == "start_conversation":
+                follow.append(effect)
+        await repo.save_session(tx, leader.leader_id,
+                                result.state.to_json() if result.state else None, now)
+        for effect in follow:
+            messages.extend(await self._start(
+                tx, leader, effect.params["conversation"], effect.params.get("context", {}),
+                effect.params.get("parent_thread")))
+        if result.state is None and not follow:
+            messages.append(self.menu(leader.language))
+        return messages
+
+    async def _schedule_followup(
+        self, tx: aiosqlite.Connection, leader: repo.Leader, params: dict[str, Any], now: str
+    ) -> None:
+        """Store a follow-up at the leader's preferred time on the chosen local date."""
+        zone = _zone(leader.timezone)
+        preferred = leader.settings.get("followup_time")
+        at = time.fromisoformat(preferred) if preferred else DEFAULT_FOLLOWUP_TIME
+        local = datetime.combine(date.fromisoformat(params["date"]), at, tzinfo=zone)
+        await repo.add_schedule(
+            tx, leader.leader_id, "followup", iso(local), now,
+            conversation=params["conversation"], thread=params["thread"], tag=params.get("tag"),
+            payload={"context": params.get("context", {}),
+                     "from_conversation": params.get("from_conversation")},
+        )
+
+    async def _menu_button(
+        self, tx: aiosqlite.Connection, leader: repo.Leader, action: str
+    ) -> list[OutMessage]:
+        """Buttons that belong to the menu rather than to a question."""
+        lang = leader.language
+        verb, _, arg = action.partition(":")
+        if verb == "start" and arg in self.dialogues.registry.definitions:
+            if await self._state(tx, leader) is not None:
+                return [OutMessage(text=self.ui("busy", lang), kind="error"),
+                        *self._reprompt(await self._state(tx, leader), leader)]
+            return await self._start(tx, leader, arg, {}, None)
+        if verb == "lang" and arg in self.dialogues.languages:
+            leader.language = arg
+            await repo.update_leader(tx, leader, self.now())
+            state = await self._state(tx, leader)
+            return [OutMessage(text=self.ui("language_set", arg)), *(
+                self._reprompt(state, leader) if state else [self.menu(arg)])]
+        return [OutMessage(text=self.ui("stale_button", lang), kind="error")]
+
+    def _language_menu(self, lang: str) -> OutMessage:
+        """Buttons to choose the language."""
+        rows = [[Button(label=self.ui("language_name", code), data=f"{MENU_PREFIX}lang:{code}")]
+                for code in self.dialogues.languages]
+        return OutMessage(text=self.ui("choose_language", lang), kind="prompt", buttons=rows)
+
+    async def _history(self, tx: aiosqlite.Connection, leader: repo.Leader) -> list[OutMessage]:
+        """The leader's latest finished conversations, newest first."""
+        lang = leader.language
+        threads = await repo.threads_of(tx, leader.leader_id, limit=HISTORY_PAGE)
+        if not threads:
+            return [OutMessage(text=self.ui("history_empty", lang))]
+        lines = []
+        for row in threads:
+            definition = self.dialogues.registry.definitions.get(row.conversation)
+            title = pick(definition.title, lang) if definition else row.conversation
+            day = (row.finished_at or row.started_at)[:10]
+            lines.append(f"{day} · {title}" + (f" — {row.headline}" if row.headline else ""))
+        return [OutMessage(text=self.ui("history_title", lang) + "\n" + "\n".join(lines))]
+
+
+def _zone(name: str) -> ZoneInfo:
+    """A time zone by IANA name, falling back to Copenhagen for bad stored values."""
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo(repo.DEFAULT_TIMEZONE)
+

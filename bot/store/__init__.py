@@ -1,0 +1,1 @@
+"""SQLite persistence via aiosqlite: schema, migrations and queries."""

@@ -1,0 +1,222 @@
+"""Queries over the store, each taking the connection of the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiosqlite
+
+DEFAULT_TIMEZONE = "Europe/Copenhagen"
+
+
+@dataclass
+class Leader:
+    """A leader's profile and settings."""
+
+    leader_id: str
+    chat_id: str | None
+    language: str
+    timezone: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+
+
+@dataclass
+class ThreadRow:
+    """One conversation thread in a leader's history."""
+
+    thread: str
+    conversation: str
+    status: str
+    language: str
+    headline: str | None
+    summary: str | None
+    started_at: str
+    finished_at: str | None
+    parent_thread: str | None
+
+
+async def get_leader(conn: aiosqlite.Connection, leader_id: str) -> Leader | None:
+    """A leader by id."""
+    async with conn.execute(
+        "SELECT leader_id, chat_id, language, timezone, settings, created_at FROM leaders "
+        "WHERE leader_id = ?", (leader_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    return Leader(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"), row[5])
+
+
+async def create_leader(
+    conn: aiosqlite.Connection, leader_id: str, chat_id: str | None, language: str, now: str,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> Leader:
+    """Insert a leader (idempotent) and return the stored row."""
+    await conn.execute(
+        "INSERT INTO leaders (leader_id, chat_id, language, timezone, settings, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, '{}', ?, ?) ON CONFLICT(leader_id) DO NOTHING",
+        (leader_id, chat_id, language, timezone, now, now),
+    )
+    leader = await get_leader(conn, leader_id)
+    assert leader is not None
+    return leader
+
+
+async def update_leader(
+    conn: aiosqlite.Connection, leader: Leader, now: str
+) -> None:
+    """Save a leader's language, time zone, chat and settings."""
+    await conn.execute(
+        "UPDATE leaders SET chat_id = ?, language = ?, timezone = ?, settings = ?, "
+        "updated_at = ? WHERE leader_id = ?",
+        (leader.chat_id, leader.language, leader.timezone, json.dumps(leader.settings), now,
+         leader.leader_id),
+    )
+
+
+async def load_session(conn: aiosqlite.Connection, leader_id: str) -> str | None:
+    """The JSON state of a leader's active conversation, if any."""
+    async with conn.execute("SELECT state FROM sessions WHERE leader_id = ?", (leader_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def save_session(conn: aiosqlite.Connection, leader_id: str, state: str | None,
+                       now: str) -> None:
+    """Store (or clear, with None) a leader's active conversation state."""
+    if state is None:
+        await conn.execute("DELETE FROM sessions WHERE leader_id = ?", (leader_id,))
+        return
+    await conn.execute(
+        "INSERT INTO sessions (leader_id, state, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(leader_id) DO UPDATE SET state = excluded.state, "
+        "updated_at = excluded.updated_at",
+        (leader_id, state, now),
+    )
+
+
+async def start_thread(
+    conn: aiosqlite.Connection, thread: str, leader_id: str, conversation: str, language: str,
+    now: str, parent_thread: str | None = None,
+) -> None:
+    """Record that a conversation thread began."""
+    await conn.execute(
+        "INSERT INTO threads (thread, leader_id, conversation, parent_thread, status, language, "
+        "started_at) VALUES (?, ?, ?, ?, 'active', ?, ?)",
+        (thread, leader_id, conversation, parent_thread, language, now),
+    )
+
+
+async def end_thread(conn: aiosqlite.Connection, thread: str, status: str, now: str) -> None:
+    """Mark a thread finished, cancelled or abandoned."""
+    await conn.execute(
+        "UPDATE threads SET status = ?, finished_at = ? WHERE thread = ? AND status = 'active'",
+        (status, now, thread),
+    )
+
+
+async def set_summary(conn: aiosqlite.Connection, thread: str, summary: str,
+                      headline: str) -> None:
+    """Attach the rendered summary and its one-line headline to a thread."""
+    await conn.execute("UPDATE threads SET summary = ?, headline = ? WHERE thread = ?",
+                       (summary, headline, thread))
+
+
+async def add_answer(
+    conn: aiosqlite.Connection, leader_id: str, thread: str, conversation: str, node: str,
+    name: str, value: Any, now: str,
+) -> None:
+    """Append one answer to the history."""
+    await conn.execute(
+        "INSERT INTO answers (leader_id, thread, conversation, node, name, value, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (leader_id, thread, conversation, node, name, json.dumps(value, ensure_ascii=False), now),
+    )
+
+
+async def answers_of(conn: aiosqlite.Connection, leader_id: str) -> list[dict[str, Any]]:
+    """Every answer a leader gave, oldest first."""
+    async with conn.execute(
+        "SELECT thread, conversation, node, name, value, created_at FROM answers "
+        "WHERE leader_id = ? ORDER BY id", (leader_id,)
+    ) as cur:
+        rows = await cur.fetchall()
+    return [
+        {"thread": r[0], "conversation": r[1], "node": r[2], "name": r[3],
+         "value": json.loads(r[4]), "at": r[5]}
+        for r in rows
+    ]
+
+
+async def threads_of(
+    conn: aiosqlite.Connection, leader_id: str, status: str | None = "finished",
+    limit: int = 1000, offset: int = 0,
+) -> list[ThreadRow]:
+    """A leader's threads, newest first."""
+    where = "leader_id = ?" + (" AND status = ?" if status else "")
+    params: tuple[Any, ...] = (leader_id, status) if status else (leader_id,)
+    async with conn.execute(
+        "SELECT thread, conversation, status, language, headline, summary, started_at, "
+        f"finished_at, parent_thread FROM threads WHERE {where} "
+        "ORDER BY COALESCE(finished_at, started_at) DESC, rowid DESC LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    ) as cur:
+        rows = await cur.fetchall()
+    return [ThreadRow(*tuple(r)) for r in rows]
+
+
+async def get_thread(conn: aiosqlite.Connection, leader_id: str, thread: str) -> ThreadRow | None:
+    """One of a leader's threads (None if it is someone else's)."""
+    async with conn.execute(
+        "SELECT thread, conversation, status, language, headline, summary, started_at, "
+        "finished_at, parent_thread FROM threads WHERE leader_id = ? AND thread = ?",
+        (leader_id, thread),
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else ThreadRow(*tuple(row))
+
+
+async def add_schedule(
+    conn: aiosqlite.Connection, leader_id: str, kind: str, due_at: str, now: str,
+    conversation: str | None = None, thread: str | None = None, tag: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> int:
+    """Add a pending scheduled message and return its id."""
+    cur = await conn.execute(
+        "INSERT INTO schedules (leader_id, kind, conversation, thread, tag, due_at, status, "
+        "payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+        (leader_id, kind, conversation, thread, tag, due_at,
+         json.dumps(payload or {}, ensure_ascii=False), now, now),
+    )
+    return int(cur.lastrowid or 0)
+
+
+async def cancel_schedules(
+    conn: aiosqlite.Connection, leader_id: str, thread: str, now: str, tag: str | None = None,
+) -> int:
+    """Cancel pending schedules tied to a thread (optionally one tag); return how many."""
+    sql = ("UPDATE schedules SET status = 'cancelled', updated_at = ? WHERE leader_id = ? "
+           "AND thread = ? AND status = 'pending'")
+    params: list[Any] = [now, leader_id, thread]
+    if tag:
+        sql += " AND tag = ?"
+        params.append(tag)
+    cur = await conn.execute(sql, params)
+    return cur.rowcount
+
+
+async def pending_schedules(conn: aiosqlite.Connection, leader_id: str) -> list[dict[str, Any]]:
+    """A leader's pending scheduled messages, soonest first."""
+    async with conn.execute(
+        "SELECT id, kind, conversation, thread, tag, due_at, payload FROM schedules "
+        "WHERE leader_id = ? AND status = 'pending' ORDER BY due_at", (leader_id,)
+    ) as cur:
+        rows = await cur.fetchall()
+    return [
+        {"id": r[0], "kind": r[1], "conversation": r[2], "thread": r[3], "tag": r[4],
+         "due_at": r[5], "payload": json.loads(r[6])}
+        for r in rows
+    ]

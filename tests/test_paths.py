@@ -1,0 +1,54 @@
+"""The path explorer: every path of every conversation completes with a rendered summary."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.dialogue import Dialogues
+from tests.conftest import ROOT, TODAY
+from tests.explorer import walk
+
+PLACEHOLDER = re.compile(r"\b(TODO|FIXME|lorem|xxx|TBD)\b|\{\{|\}\}|\{%|%\}", re.IGNORECASE)
+CONTEXT = {"task": "Planlægning af personalemødet"}
+
+
+def conversations() -> list[str]:
+    """Every conversation id in dialogues/."""
+    import yaml
+
+    ids = []
+    for path in sorted((ROOT / "dialogues").glob("*.yaml")):
+        if not path.name.startswith("_"):
+            ids.append(yaml.safe_load(path.read_text(encoding="utf-8"))["id"])
+    return ids
+
+
+@pytest.mark.parametrize("conversation", conversations())
+def test_every_path_completes(real_dialogues: Dialogues, conversation: str) -> None:
+    definition = real_dialogues.registry.get(conversation)
+    for lang in real_dialogues.languages:
+        paths = list(walk(real_dialogues, conversation, lang, TODAY, CONTEXT))
+        assert paths, conversation
+        for path in paths:
+            assert path.status == "finished", path.inputs
+            has_summary_node = any(n.kind == "summary" for n in definition.nodes.values())
+            summaries = [m for m in path.messages if m.kind == "summary"]
+            if has_summary_node and not any(
+                    e.kind == "start_conversation" for e in path.effects):
+                assert summaries, (conversation, lang, path.inputs)
+            for message in path.messages:
+                assert message.text.strip(), (conversation, path.inputs)
+                assert not PLACEHOLDER.search(message.text), (conversation, lang,
+                                                              message.text)
+            for summary in summaries:
+                assert "None" not in summary.text, (conversation, path.inputs, summary.text)
+
+
+def test_delegation_summary_quotes_the_leader(real_dialogues: Dialogues) -> None:
+    for path in walk(real_dialogues, "delegation", "da", TODAY):
+        summary = next(m for m in path.messages if m.kind == "summary")
+        assert "AB og jeg aftalte at prøve det af i fire uger" in summary.text
+        schedule = [e for e in path.effects if e.kind == "schedule_followup"]
+        assert len(schedule) == 1 and schedule[0].params["conversation"] == "delegation_followup"

@@ -1,0 +1,111 @@
+"""Drives the real `tillidsbot chat` process through stdin/stdout, kills it, and resumes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+TIMEOUT = 60
+
+
+def command() -> list[str]:
+    """The installed console script, or the module when run from a plain checkout."""
+    script = shutil.which("tillidsbot", path=str(Path(sys.executable).parent))
+    return [script, "chat"] if script else [sys.executable, "-m", "bot.cli", "chat"]
+
+
+class Chat:
+    """A running terminal chat with its output collected line by line."""
+
+    def __init__(self, db: Path) -> None:
+        """Start the process against a database file."""
+        env = {**os.environ, "TILLIDSBOT_DB": str(db), "PYTHONUNBUFFERED": "1"}
+        env.pop("TELEGRAM_BOT_TOKEN", None)
+        self.proc = subprocess.Popen(
+            command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, encoding="utf-8", env=env, cwd=ROOT,
+        )
+        self.output = ""
+        self.seen = 0
+        self.changed = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        """Collect stdout as it arrives."""
+        assert self.proc.stdout is not None
+        for chunk in iter(lambda: self.proc.stdout.read(1), ""):  # type: ignore[union-attr]
+            with self.changed:
+                self.output += chunk
+                self.changed.notify_all()
+
+    def expect(self, text: str) -> str:
+        """Wait until text appears after what was already matched; return the new output."""
+        with self.changed:
+            found = self.changed.wait_for(lambda: text in self.output[self.seen:],
+                                          timeout=TIMEOUT)
+            assert found, f"never saw {text!r}; output so far:\n{self.output[self.seen:]}"
+            start = self.seen
+            self.seen = self.output.index(text, self.seen) + len(text)
+            return self.output[start:self.seen]
+
+    def say(self, line: str) -> None:
+        """Type a line."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def kill(self) -> None:
+        """Kill the process hard, as a crash would."""
+        self.proc.kill()
+        self.proc.wait(timeout=TIMEOUT)
+
+
+def test_delegation_in_the_terminal_survives_a_kill(tmp_path: Path) -> None:
+    db = tmp_path / "chat.db"
+    chat = Chat(db)
+    chat.expect("[1] Før du uddelegerer")
+    chat.say("1")
+    chat.expect("til hvem (initialer eller rolle)?")
+    chat.say("Ugeplanen i børnehaven til KL (pædagog)")
+    chat.expect("kerneopgaven")
+    chat.say("Så børnene møder voksne, der selv har planlagt dagen")
+    chat.expect("[3] Nej, ikke endnu")
+    chat.say("Ja")  # text where a button is expected: a clear reply, nothing lost
+    chat.expect("knapperne")
+    chat.say("1")
+    chat.expect("Intentioner")
+    chat.kill()
+
+    chat = Chat(db)
+    resumed = chat.expect("Intentioner")
+    assert "Vi var midt i en samtale" in resumed
+    chat.say("2")
+    chat.expect("Hvad vil du tale med medarbejderen om")
+    chat.say("Om hun har lyst til at tage ansvaret")
+    chat.expect("Ressourcer")
+    chat.say("1")
+    chat.expect("røde linjer")
+    chat.say("Børnenes sikkerhed går altid forud")
+    chat.expect("symbolsk medindflydelse")
+    chat.say("3")
+    chat.expect("meningsfuld")
+    chat.say("Vi kigger på planen sammen hver anden fredag")
+    chat.expect("[5] 5")
+    chat.say("2")
+    chat.expect("Om to uger")
+    chat.say("2")
+    summary = chat.expect("Jeg har gemt jeres aftale")
+    assert "Gå videre – med støtte." in summary
+    assert "Ugeplanen i børnehaven til KL (pædagog)" in summary
+    assert "Om hun har lyst til at tage ansvaret" in summary
+    chat.say("/history")
+    assert "Ugeplanen i børnehaven" in chat.expect("Ugeplanen i børnehaven")
+    chat.say("/quit")
+    assert chat.proc.wait(timeout=TIMEOUT) == 0
