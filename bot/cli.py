@@ -58,7 +58,7 @@ def dialogues_check(settings: Settings) -> int:
     for definition in loaded.registry.definitions.values():
         print(f"ok  {definition.file}: {definition.id} v{definition.version}, "
               f"{len(definition.nodes)} nodes")
-    print(f"ok  _ui.yaml: {len(loaded.strings.table)} interface strings")
+    print(f"ok  _ui*.yaml: {len(loaded.strings.table)} interface strings")
     print(f"all dialogues valid in {', '.join(loaded.languages)}")
     return 0
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,6 +56,22 @@ class Who:
     language_code: str | None = None
 
 
+@dataclass
+class Request:
+    """What a feature's command or button handler gets: the open transaction and the leader."""
+
+    tx: aiosqlite.Connection
+    leader: repo.Leader
+    state: DialogueState | None
+    args: str
+    service: BotService
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[Request], Awaitable[list[OutMessage]]]
+ContextProvider = Callable[[aiosqlite.Connection, repo.Leader], Awaitable[dict[str, Any]]]
+
+
 class BotService:
     """Runs the engine for a leader and commits state and effects before any reply."""
 
@@ -76,6 +92,25 @@ class BotService:
         self.commands: dict[str, str] = {
             d.command: d.id for d in dialogues.registry.definitions.values() if d.command
         }
+        self.command_handlers: dict[str, tuple[Handler, bool]] = {}
+        self.button_handlers: dict[str, Handler] = {}
+        self.context_providers: dict[str, ContextProvider] = {}
+
+    # ---- extension points: features register here (see bot/app.py) --------------------------
+
+    def register_command(self, name: str, handler: Handler, reprompt: bool = True) -> None:
+        """Add a slash command; with reprompt, the open question is shown again after it."""
+        self.command_handlers[name] = (handler, reprompt)
+
+    def register_buttons(self, prefix: str, handler: Handler) -> None:
+        """Route buttons whose data starts with '<prefix>:' to a feature (args = the rest)."""
+        if len(prefix) >= 6 or prefix == MENU_PREFIX.rstrip(":"):
+            raise ValueError("button prefixes are short and distinct from the engine's tokens")
+        self.button_handlers[prefix] = handler
+
+    def register_context(self, conversation: str, provider: ContextProvider) -> None:
+        """Supply starting context for a conversation (e.g. this week's reflection prompt)."""
+        self.context_providers[conversation] = provider
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -139,6 +174,10 @@ class BotService:
                 return [*await self._history(tx, leader), *self._reprompt(state, leader)]
             if command == "language":
                 return [self._language_menu(lang)]
+            if command in self.command_handlers:
+                handler, reprompt = self.command_handlers[command]
+                out = await handler(Request(tx, leader, state, args, self))
+                return [*out, *(self._reprompt(state, leader) if reprompt else [])]
             return [OutMessage(text=self.ui("unknown_command", lang, command=command),
                                kind="error"), *self._reprompt(state, leader)]
 
@@ -150,6 +189,10 @@ class BotService:
             if isinstance(event, ButtonInput) and event.data.startswith(MENU_PREFIX):
                 return await self._menu_button(tx, leader, event.data[len(MENU_PREFIX):])
             state = await self._state(tx, leader)
+            prefix, _, rest = (event.data.partition(":") if isinstance(event, ButtonInput)
+                               else ("", "", ""))
+            if prefix in self.button_handlers:
+                return await self.button_handlers[prefix](Request(tx, leader, state, rest, self))
             if state is None:
                 if isinstance(event, ButtonInput):
                     return [OutMessage(text=self.ui("stale_button", lang), kind="error")]
@@ -220,6 +263,9 @@ class BotService:
         previous = await self._state(tx, leader)
         if previous is not None:
             await repo.end_thread(tx, previous.thread, "abandoned", self.now())
+        provider = self.context_providers.get(conversation)
+        if provider is not None:
+            context = {**await provider(tx, leader), **context}
         thread = self.new_id()
         await repo.start_thread(tx, thread, leader.leader_id, conversation, leader.language,
                                 self.now(), parent_thread)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from bot.dialogue.state import Back, ButtonInput, Cancel, OutMessage, TextInput
@@ -22,9 +23,11 @@ class ConsoleChannel:
         who: Who = CONSOLE_LEADER,
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
+        files_dir: Path = Path("tillidsbot-files"),
     ) -> None:
-        """Bind the service to input and output streams."""
+        """Bind the service to input and output streams; attachments go to files_dir."""
         self.service = service
+        self.files_dir = files_dir
         self.who = who
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
@@ -73,6 +76,12 @@ class ConsoleChannel:
     def render(self, message: OutMessage) -> str:
         """Draw one message as text, remembering which key presses which button."""
         lines = [message.text]
+        for attachment in message.attachments:
+            self.files_dir.mkdir(parents=True, exist_ok=True)
+            path = self.files_dir / attachment.filename
+            path.write_bytes(attachment.data)
+            caption = f" – {attachment.caption}" if attachment.caption else ""
+            lines.append(f"[{attachment.kind}: {path}]{caption}")
         if message.buttons:
             self.keys = {}
             flat = [b for row in message.buttons for b in row]
@@ -83,6 +92,10 @@ class ConsoleChannel:
         elif message.kind == "prompt":
             self.keys = {}
         return "\n".join(lines) + "\n"
+
+    async def deliver(self, chat_id: str, messages: list[OutMessage]) -> None:
+        """Show messages the bot starts on its own (a nudge in a running terminal chat)."""
+        await self.send(messages)
 
     def write(self, text: str) -> None:
         """Print and flush (the terminal chat may be driven through a pipe)."""

@@ -266,17 +266,24 @@ def load_registry(
     return Registry(definitions)
 
 
+def wording_files(dialogues_dir: Path) -> list[Path]:
+    """Shared interface wording: dialogues/_ui.yaml plus one _ui_<feature>.yaml per feature."""
+    return sorted(dialogues_dir.glob("_ui*.yaml"))
+
+
 def load_strings(dialogues_dir: Path, renderer: Renderer, languages: list[str]) -> Strings:
     """Interface wording, checked for every language."""
-    path = dialogues_dir / "_ui.yaml"
-    strings = Strings.load(path, renderer)
+    try:
+        strings = Strings.load(wording_files(dialogues_dir), renderer)
+    except ValueError as exc:
+        raise DialogueValidationError([str(exc)]) from None
     missing = strings.missing(languages)
     if missing:
-        raise DialogueValidationError([f"_ui.yaml: {m}: missing wording" for m in missing])
+        raise DialogueValidationError([f"_ui*.yaml: {m}: missing wording" for m in missing])
     problems: list[str] = []
     for key, text in strings.table.items():
         for lang, value in text.items():
-            _check_source(f"_ui.yaml: {key} ({lang})", value, renderer, problems)
+            _check_source(f"_ui*.yaml: {key} ({lang})", value, renderer, problems)
     if problems:
         raise DialogueValidationError(problems)
     return strings

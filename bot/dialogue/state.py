@@ -78,6 +78,15 @@ class Button(BaseModel):
 MessageKind = Literal["prompt", "info", "summary", "error"]
 
 
+class Attachment(BaseModel):
+    """A file to send along (a chart as a photo, an export as a document)."""
+
+    kind: Literal["photo", "document"]
+    filename: str
+    data: bytes
+    caption: str | None = None
+
+
 class OutMessage(BaseModel):
     """Something to show the leader; channels decide how to draw it."""
 
@@ -87,6 +96,7 @@ class OutMessage(BaseModel):
     replace: bool = False  # edit the previous prompt in place (multi-choice toggles)
     node: str | None = None
     expects: Literal["text", "buttons", "scale", "date", "multi"] | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
 
 
 class Effect(BaseModel):

@@ -21,13 +21,24 @@ class Strings:
         self.renderer = renderer
 
     @classmethod
-    def load(cls, path: Path, renderer: Renderer) -> Strings:
-        """Read the YAML table from disk."""
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path}: expected a mapping of keys to wording")
-        return cls({str(k): {str(lk): str(lv) for lk, lv in v.items()} for k, v in raw.items()},
-                   renderer)
+    def load(cls, paths: Iterable[Path], renderer: Renderer) -> Strings:
+        """Read and merge the YAML tables (one per feature); a key may appear only once."""
+        table: dict[str, Text] = {}
+        origin: dict[str, str] = {}
+        for path in paths:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if not isinstance(raw, dict):
+                raise ValueError(f"{path.name}: expected a mapping of keys to wording")
+            for key, text in raw.items():
+                if key in table:
+                    raise ValueError(f"{path.name}: key {key!r} is also defined in "
+                                     f"{origin[key]}")
+                if not isinstance(text, dict):
+                    raise ValueError(f"{path.name}: {key}: expected a mapping of language "
+                                     "to wording")
+                table[str(key)] = {str(lk): str(lv) for lk, lv in text.items()}
+                origin[str(key)] = path.name
+        return cls(table, renderer)
 
     def __call__(self, key: str, lang: str, **variables: Any) -> str:
         """The wording for key in lang, rendered with variables."""
