@@ -35,8 +35,11 @@ def test_every_path_completes(real_dialogues: Dialogues, conversation: str) -> N
             assert path.status == "finished", path.inputs
             has_summary_node = any(n.kind == "summary" for n in definition.nodes.values())
             summaries = [m for m in path.messages if m.kind == "summary"]
-            if has_summary_node and not any(
-                    e.kind == "start_conversation" for e in path.effects):
+            chains = any(e.kind == "start_conversation" for e in path.effects)
+            # Moving a planned talk to a new date has nothing to summarise yet.
+            reschedules = any(e.kind == "schedule_followup"
+                              and e.params["conversation"] == conversation for e in path.effects)
+            if has_summary_node and not chains and not reschedules:
                 assert summaries, (conversation, lang, path.inputs)
             for message in path.messages:
                 assert message.text.strip(), (conversation, path.inputs)

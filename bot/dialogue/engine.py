@@ -457,7 +457,10 @@ class Engine:
                 due = date.fromisoformat(raw) + timedelta(days=node.offset_days)
         if due is None:
             due = today + timedelta(days=(node.days or 0) + node.offset_days)
-        context = {k: v for k, v in state.answers.items() if isinstance(v, str | int | list)}
+        # The follow-up sees what this conversation was given and what the leader answered, so
+        # a follow-up that reschedules itself still knows what it is about.
+        merged = {**state.context, **state.answers}
+        context = {k: v for k, v in merged.items() if isinstance(v, str | int | list)}
         return Effect(kind="schedule_followup", params={
             "thread": state.thread,
             "from_conversation": state.conversation,
