@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue import Dialogues, load_dialogues
+from bot.features import reflection
 from bot.service import BotService
 from bot.store.db import Store
 
@@ -38,9 +39,12 @@ def configure_logging(settings: Settings) -> None:
 async def build_core(settings: Settings, clock: Clock | None = None) -> Core:
     """Load dialogues (failing fast on any problem), open the store, make the service."""
     dialogues = load_dialogues(settings.dialogues_dir, settings.templates_dir)
+    prompts = reflection.load_prompts(settings.dialogues_dir / reflection.PROMPTS_FILE,
+                                      dialogues.languages)
     store = await Store.open(settings.database_path)
     used_clock = clock or SystemClock()
     service = BotService(store, dialogues, used_clock)
+    reflection.register(service, prompts)
     return Core(settings, store, dialogues, service, used_clock)
 
 

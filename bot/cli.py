@@ -47,9 +47,12 @@ def dialogues_check(settings: Settings) -> int:
     """Validate all dialogue files and wording; print a summary or every problem."""
     from bot.dialogue import load_dialogues
     from bot.dialogue.loader import DialogueValidationError
+    from bot.features import reflection
 
     try:
         loaded = load_dialogues(settings.dialogues_dir, settings.templates_dir)
+        prompts = reflection.load_prompts(settings.dialogues_dir / reflection.PROMPTS_FILE,
+                                          loaded.languages)
     except DialogueValidationError as exc:
         print(f"{len(exc.problems)} problem(s) in {settings.dialogues_dir}:", file=sys.stderr)
         for problem in exc.problems:
@@ -59,6 +62,7 @@ def dialogues_check(settings: Settings) -> int:
         print(f"ok  {definition.file}: {definition.id} v{definition.version}, "
               f"{len(definition.nodes)} nodes")
     print(f"ok  _ui*.yaml: {len(loaded.strings.table)} interface strings")
+    print(f"ok  {reflection.PROMPTS_FILE}: {len(prompts)} weekly reflection prompts")
     print(f"all dialogues valid in {', '.join(loaded.languages)}")
     return 0
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+from typing import Any
 
 import pytest
 
 from bot.dialogue import Dialogues
+from bot.features import reflection
 from tests.conftest import ROOT, TODAY
 from tests.explorer import walk
 
@@ -25,11 +28,21 @@ def conversations() -> list[str]:
     return ids
 
 
+def contexts(conversation: str, languages: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Starting contexts to explore: every weekly prompt for the reflection, else one."""
+    if conversation == reflection.CONVERSATION:
+        prompts = reflection.load_prompts(ROOT / "dialogues" / reflection.PROMPTS_FILE,
+                                          languages)
+        return [CONTEXT, *(p.context() for p in prompts)]
+    return [CONTEXT]
+
+
 @pytest.mark.parametrize("conversation", conversations())
 def test_every_path_completes(real_dialogues: Dialogues, conversation: str) -> None:
     definition = real_dialogues.registry.get(conversation)
-    for lang in real_dialogues.languages:
-        paths = list(walk(real_dialogues, conversation, lang, TODAY, CONTEXT))
+    for lang, context in itertools.product(
+            real_dialogues.languages, contexts(conversation, real_dialogues.languages)):
+        paths = list(walk(real_dialogues, conversation, lang, TODAY, context))
         assert paths, conversation
         for path in paths:
             assert path.status == "finished", path.inputs

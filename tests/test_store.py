@@ -100,10 +100,13 @@ async def test_full_delegation_stores_summary_and_followup(tmp_path: Path,
     out = await service.handle_input(WHO, press(out, "Ja"))
     out = await service.handle_input(WHO, press(out, "Ja"))
     out = await service.handle_input(WHO, press(out, "Ja"))
+    out = await service.handle_input(WHO, TextInput(text="Borgerne kender deres hjælpere"))
     out = await service.handle_input(WHO, TextInput(text="Ingen ændringer uden MED-udvalget"))
     out = await service.handle_input(WHO, press(out, "Beslutter selv inden for rammerne"))
+    out = await service.handle_input(WHO, TextInput(text="Jeg sparrer, men beslutter ikke"))
     out = await service.handle_input(WHO, TextInput(text="Et kort møde hver fredag"))
     out = await service.handle_input(WHO, press(out, "3"))
+    out = await service.handle_input(WHO, TextInput(text="Teamet laver selv budgettet"))
     out = await service.handle_input(WHO, TextInput(text="15.12.2026"))
     summary = next(m for m in out if m.kind == "summary")
     assert "Vagtplanen til HR-teamet" in summary.text and "Gå videre." in summary.text
@@ -112,6 +115,9 @@ async def test_full_delegation_stores_summary_and_followup(tmp_path: Path,
         schedules = await repo.pending_schedules(tx, "tg:42")
         session = await repo.load_session(tx, "tg:42")
     assert threads[0].status == "finished" and threads[0].headline == "Vagtplanen til HR-teamet"
+    # Both the recommendation and the forwardable agreement draft are kept in the history.
+    assert threads[0].summary is not None and "Gå videre." in threads[0].summary
+    assert "UDKAST TIL AFTALE" in threads[0].summary
     assert session is None
     assert len(schedules) == 1
     # 09:00 Copenhagen on 15 December is 08:00 UTC.

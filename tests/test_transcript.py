@@ -91,20 +91,27 @@ def test_delegation_in_the_terminal_survives_a_kill(tmp_path: Path) -> None:
     chat.say("Om hun har lyst til at tage ansvaret")
     chat.expect("Ressourcer")
     chat.say("1")
-    chat.expect("røde linjer")
+    chat.expect("spilleregler")
     chat.say("Børnenes sikkerhed går altid forud")
+    chat.expect("røde linjer")
+    chat.say("Åbningstiden ligger fast")
     chat.expect("symbolsk medindflydelse")
     chat.say("3")
+    chat.expect("lederkortet")
+    chat.say("Jeg sparrer, men beslutter ikke for hende")
     chat.expect("meningsfuld")
     chat.say("Vi kigger på planen sammen hver anden fredag")
     chat.expect("[5] 5")
     chat.say("2")
+    chat.expect("Tillidstrappen")
+    chat.say("-")  # skip the optional next step on the staircase
     chat.expect("Om to uger")
     chat.say("2")
-    summary = chat.expect("Jeg har gemt jeres aftale")
+    summary = chat.expect("Jeg vender tilbage")
     assert "Gå videre – med støtte." in summary
     assert "Ugeplanen i børnehaven til KL (pædagog)" in summary
     assert "Om hun har lyst til at tage ansvaret" in summary
+    assert "UDKAST TIL AFTALE" in summary and "Åbningstiden ligger fast" in summary
     chat.say("/history")
     assert "Ugeplanen i børnehaven" in chat.expect("Ugeplanen i børnehaven")
     chat.say("/quit")

@@ -120,9 +120,12 @@ async def end_thread(conn: aiosqlite.Connection, thread: str, status: str, now: 
 
 async def set_summary(conn: aiosqlite.Connection, thread: str, summary: str,
                       headline: str) -> None:
-    """Attach the rendered summary and its one-line headline to a thread."""
-    await conn.execute("UPDATE threads SET summary = ?, headline = ? WHERE thread = ?",
-                       (summary, headline, thread))
+    """Attach a rendered summary to a thread; later ones (an agreement draft) are appended."""
+    await conn.execute(
+        "UPDATE threads SET summary = CASE WHEN COALESCE(summary, '') = '' THEN ? "
+        "ELSE summary || char(10) || char(10) || ? END, "
+        "headline = COALESCE(NULLIF(headline, ''), ?) WHERE thread = ?",
+        (summary, summary, headline, thread))
 
 
 async def add_answer(

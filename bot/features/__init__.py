@@ -1,0 +1,1 @@
+"""Feature modules, each with a `register(...)` function wired in bot/app.py."""
