@@ -23,6 +23,8 @@ class Settings(BaseModel):
     dialogues_dir: Path = ROOT / "dialogues"
     templates_dir: Path = ROOT / "templates"
     log_level: str = "INFO"
+    # Keys the hashes of team members' ids (see bot/team/secret.py); never logged or exported.
+    team_salt: str | None = Field(default=None, repr=False)
 
     @field_validator("log_level")
     @classmethod
@@ -40,6 +42,7 @@ ENV_NAMES = {
     "dialogues_dir": "TILLIDSBOT_DIALOGUES",
     "templates_dir": "TILLIDSBOT_TEMPLATES",
     "log_level": "LOG_LEVEL",
+    "team_salt": "TILLIDSBOT_TEAM_SALT",
 }
 
 

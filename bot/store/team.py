@@ -1,0 +1,410 @@
+"""Queries for team check-ins, each taking the connection of the caller's transaction.
+
+No function here takes or stores a member's user id: callers pass scoped hashes only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from bot.team.core import Answer, Example
+
+
+@dataclass
+class Group:
+    """A group chat's check-in settings."""
+
+    chat_id: str
+    language: str
+    cadence: str
+    weekday: int
+    at_time: str
+    timezone: str
+    status: str
+    min_respondents: int
+    open_hours: int
+    next_pulse_at: str | None
+
+
+@dataclass
+class Pulse:
+    """One pulse in a group."""
+
+    id: int
+    chat_id: str
+    seq: int
+    status: str
+    language: str
+    opened_at: str
+    closes_at: str
+    closed_at: str | None
+    message_id: str | None
+    shown_count: int
+    result: dict[str, Any] | None
+
+
+@dataclass
+class Round:
+    """One red/green governance round."""
+
+    id: int
+    chat_id: str
+    token: str
+    status: str
+    language: str
+    leader_chat: str
+    opened_at: str
+    collect_until: str
+    vote_hours: int
+    vote_until: str | None
+    closed_at: str | None
+    message_id: str | None
+    vote_message_id: str | None
+    shown_count: int
+    items: list[dict[str, Any]] | None
+    result: dict[str, Any] | None
+    notified: bool
+
+
+_GROUP = ("chat_id, language, cadence, weekday, at_time, timezone, status, min_respondents, "
+          "open_hours, next_pulse_at")
+_PULSE = ("id, chat_id, seq, status, language, opened_at, closes_at, closed_at, message_id, "
+          "shown_count, result")
+_ROUND = ("id, chat_id, token, status, language, leader_chat, opened_at, collect_until, "
+          "vote_hours, vote_until, closed_at, message_id, vote_message_id, shown_count, items, "
+          "result, notified")
+
+
+def _group(row: Any) -> Group:
+    """A row as a Group."""
+    return Group(*tuple(row))
+
+
+def _pulse(row: Any) -> Pulse:
+    """A row as a Pulse."""
+    values = list(row)
+    values[10] = json.loads(values[10]) if values[10] else None
+    return Pulse(*values)
+
+
+def _round(row: Any) -> Round:
+    """A row as a Round."""
+    values = list(row)
+    values[14] = json.loads(values[14]) if values[14] else None
+    values[15] = json.loads(values[15]) if values[15] else None
+    values[16] = bool(values[16])
+    return Round(*values)
+
+
+# ---- groups -----------------------------------------------------------------------------------
+
+
+async def get_group(conn: aiosqlite.Connection, chat_id: str) -> Group | None:
+    """A group's settings, if it was ever set up."""
+    async with conn.execute(f"SELECT {_GROUP} FROM team_groups WHERE chat_id = ?",
+                            (chat_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else _group(row)
+
+
+async def ensure_group(conn: aiosqlite.Connection, chat_id: str, language: str,
+                       now: str) -> Group:
+    """The group's row, created with defaults (switched off) on first use."""
+    await conn.execute(
+        "INSERT INTO team_groups (chat_id, language, created_at, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(chat_id) DO NOTHING", (chat_id, language, now, now))
+    group = await get_group(conn, chat_id)
+    assert group is not None
+    return group
+
+
+async def save_group(conn: aiosqlite.Connection, group: Group, now: str) -> None:
+    """Store a group's settings."""
+    await conn.execute(
+        "UPDATE team_groups SET language = ?, cadence = ?, weekday = ?, at_time = ?, "
+        "timezone = ?, status = ?, min_respondents = ?, open_hours = ?, next_pulse_at = ?, "
+        "updated_at = ? WHERE chat_id = ?",
+        (group.language, group.cadence, group.weekday, group.at_time, group.timezone,
+         group.status, group.min_respondents, group.open_hours, group.next_pulse_at, now,
+         group.chat_id))
+
+
+async def due_groups(conn: aiosqlite.Connection, now: str) -> list[Group]:
+    """Active groups whose next pulse time has come."""
+    async with conn.execute(
+        f"SELECT {_GROUP} FROM team_groups WHERE status = 'active' AND next_pulse_at IS NOT NULL "
+        "AND next_pulse_at <= ? ORDER BY next_pulse_at", (now,)) as cur:
+        return [_group(r) for r in await cur.fetchall()]
+
+
+# ---- pulses -----------------------------------------------------------------------------------
+
+
+async def create_pulse(conn: aiosqlite.Connection, chat_id: str, language: str, now: str,
+                       closes_at: str) -> Pulse:
+    """A new pulse, numbered after the group's last, waiting for its message to be posted."""
+    async with conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM team_pulses WHERE chat_id = ?",
+                            (chat_id,)) as cur:
+        row = await cur.fetchone()
+    seq = int(row[0]) if row else 1
+    cur2 = await conn.execute(
+        "INSERT INTO team_pulses (chat_id, seq, status, language, opened_at, closes_at) "
+        "VALUES (?, ?, 'opening', ?, ?, ?)", (chat_id, seq, language, now, closes_at))
+    pulse = await get_pulse(conn, int(cur2.lastrowid or 0))
+    assert pulse is not None
+    return pulse
+
+
+async def get_pulse(conn: aiosqlite.Connection, pulse_id: int) -> Pulse | None:
+    """A pulse by id."""
+    async with conn.execute(f"SELECT {_PULSE} FROM team_pulses WHERE id = ?", (pulse_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else _pulse(row)
+
+
+async def live_pulse(conn: aiosqlite.Connection, chat_id: str) -> Pulse | None:
+    """The group's pulse that is not yet closed, if any."""
+    async with conn.execute(
+        f"SELECT {_PULSE} FROM team_pulses WHERE chat_id = ? AND status != 'closed' "
+        "ORDER BY id DESC LIMIT 1", (chat_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else _pulse(row)
+
+
+async def pulses_in(conn: aiosqlite.Connection, status: str, before: str | None = None
+                    ) -> list[Pulse]:
+    """Pulses in one state (optionally only those closing by an instant), oldest first."""
+    sql = f"SELECT {_PULSE} FROM team_pulses WHERE status = ?"
+    params: list[Any] = [status]
+    if before is not None:
+        sql += " AND closes_at <= ?"
+        params.append(before)
+    async with conn.execute(sql + " ORDER BY id", params) as cur:
+        return [_pulse(r) for r in await cur.fetchall()]
+
+
+async def closed_pulses(conn: aiosqlite.Connection, chat_id: str, limit: int = 12
+                        ) -> list[Pulse]:
+    """The group's latest closed pulses, oldest first."""
+    async with conn.execute(
+        f"SELECT {_PULSE} FROM team_pulses WHERE chat_id = ? AND status = 'closed' "
+        "ORDER BY seq DESC LIMIT ?", (chat_id, limit)) as cur:
+        rows = [_pulse(r) for r in await cur.fetchall()]
+    return rows[::-1]
+
+
+async def set_pulse(conn: aiosqlite.Connection, pulse_id: int, **fields: Any) -> None:
+    """Update some of a pulse's columns (status, message_id, shown_count, result, …)."""
+    allowed = {"status", "message_id", "shown_count", "result", "closed_at", "closes_at"}
+    if not fields or set(fields) - allowed:
+        raise ValueError(f"cannot set {sorted(set(fields) - allowed)} on a pulse")
+    values = [json.dumps(v) if k == "result" and v is not None else v for k, v in fields.items()]
+    assignments = ", ".join(f"{k} = ?" for k in fields)
+    await conn.execute(f"UPDATE team_pulses SET {assignments} WHERE id = ?", (*values, pulse_id))
+
+
+async def put_answer(conn: aiosqlite.Connection, pulse_id: int, member_hash: str,
+                     trust: int | None = None, meaning: str | None = None) -> None:
+    """Set or change one member's answer to one question (the other is kept)."""
+    await conn.execute(
+        "INSERT INTO team_pulse_answers (pulse_id, member_hash, trust, meaning) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT(pulse_id, member_hash) DO UPDATE SET "
+        "trust = COALESCE(excluded.trust, trust), meaning = COALESCE(excluded.meaning, meaning)",
+        (pulse_id, member_hash, trust, meaning))
+
+
+async def answers_to(conn: aiosqlite.Connection, pulse_id: int) -> list[Answer]:
+    """The current answers in a pulse, without who gave them."""
+    async with conn.execute("SELECT trust, meaning FROM team_pulse_answers WHERE pulse_id = ?",
+                            (pulse_id,)) as cur:
+        return [Answer(r[0], r[1]) for r in await cur.fetchall()]
+
+
+async def respondents(conn: aiosqlite.Connection, pulse_id: int) -> int:
+    """How many members answered a pulse."""
+    async with conn.execute("SELECT COUNT(*) FROM team_pulse_answers WHERE pulse_id = ?",
+                            (pulse_id,)) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+# ---- governance rounds ------------------------------------------------------------------------
+
+
+async def create_round(conn: aiosqlite.Connection, chat_id: str, token: str, language: str,
+                       leader_chat: str, now: str, collect_until: str, vote_hours: int) -> Round:
+    """Open a governance round for collecting examples."""
+    cur = await conn.execute(
+        "INSERT INTO team_gov_rounds (chat_id, token, status, language, leader_chat, opened_at, "
+        "collect_until, vote_hours) VALUES (?, ?, 'collecting', ?, ?, ?, ?, ?)",
+        (chat_id, token, language, leader_chat, now, collect_until, vote_hours))
+    found = await get_round(conn, int(cur.lastrowid or 0))
+    assert found is not None
+    return found
+
+
+async def get_round(conn: aiosqlite.Connection, round_id: int) -> Round | None:
+    """A round by id."""
+    async with conn.execute(f"SELECT {_ROUND} FROM team_gov_rounds WHERE id = ?",
+                            (round_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else _round(row)
+
+
+async def round_by_token(conn: aiosqlite.Connection, token: str) -> Round | None:
+    """A round by the token in its deep link."""
+    async with conn.execute(f"SELECT {_ROUND} FROM team_gov_rounds WHERE token = ?",
+                            (token,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else _round(row)
+
+
+async def live_round(conn: aiosqlite.Connection, chat_id: str) -> Round | None:
+    """The group's round still collecting or voting, if any."""
+    async with conn.execute(
+        f"SELECT {_ROUND} FROM team_gov_rounds WHERE chat_id = ? AND status != 'closed' "
+        "ORDER BY id DESC LIMIT 1", (chat_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else _round(row)
+
+
+async def rounds_due(conn: aiosqlite.Connection, now: str) -> list[Round]:
+    """Rounds whose collecting or voting time is over, or whose leader is still to be told."""
+    async with conn.execute(
+        f"SELECT {_ROUND} FROM team_gov_rounds WHERE (status = 'collecting' AND "
+        "collect_until <= ?) OR (status = 'voting' AND vote_until <= ?) OR "
+        "(status = 'closed' AND notified = 0) ORDER BY id", (now, now)) as cur:
+        return [_round(r) for r in await cur.fetchall()]
+
+
+async def set_round(conn: aiosqlite.Connection, round_id: int, **fields: Any) -> None:
+    """Update some of a round's columns."""
+    allowed = {"status", "message_id", "vote_message_id", "shown_count", "items", "result",
+               "vote_until", "closed_at", "notified", "collect_until"}
+    if not fields or set(fields) - allowed:
+        raise ValueError(f"cannot set {sorted(set(fields) - allowed)} on a round")
+    values = [json.dumps(v, ensure_ascii=False) if k in ("items", "result") and v is not None
+              else v for k, v in fields.items()]
+    assignments = ", ".join(f"{k} = ?" for k in fields)
+    await conn.execute(f"UPDATE team_gov_rounds SET {assignments} WHERE id = ?",
+                       (*values, round_id))
+
+
+async def add_example(conn: aiosqlite.Connection, round_id: int, example_id: str, colour: str,
+                      text: str, contributor_hash: str) -> int:
+    """Store an example (no author) and count it for its contributor; return their count."""
+    await conn.execute(
+        "INSERT INTO team_gov_examples (round_id, id, colour, text) VALUES (?, ?, ?, ?)",
+        (round_id, example_id, colour, text))
+    await conn.execute(
+        "INSERT INTO team_gov_contributors (round_id, member_hash, examples) VALUES (?, ?, 1) "
+        "ON CONFLICT(round_id, member_hash) DO UPDATE SET examples = examples + 1",
+        (round_id, contributor_hash))
+    return await contributions(conn, round_id, contributor_hash)
+
+
+async def contributions(conn: aiosqlite.Connection, round_id: int, contributor_hash: str) -> int:
+    """How many examples one (hashed) member sent in a round."""
+    async with conn.execute(
+        "SELECT examples FROM team_gov_contributors WHERE round_id = ? AND member_hash = ?",
+        (round_id, contributor_hash)) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def contributor_count(conn: aiosqlite.Connection, round_id: int) -> int:
+    """How many members sent at least one example."""
+    async with conn.execute("SELECT COUNT(*) FROM team_gov_contributors WHERE round_id = ?",
+                            (round_id,)) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def examples_of(conn: aiosqlite.Connection, round_id: int) -> list[Example]:
+    """A round's examples in storage order (random ids, so no order of arrival)."""
+    async with conn.execute(
+        "SELECT colour, text FROM team_gov_examples WHERE round_id = ? ORDER BY id",
+        (round_id,)) as cur:
+        rows = await cur.fetchall()
+    return [Example(r[0], r[1], index) for index, r in enumerate(rows, start=1)]
+
+
+async def set_draft(conn: aiosqlite.Connection, member_hash: str, round_id: int,
+                    colour: str | None, now: str) -> None:
+    """Remember that a member is about to send an example to a round (and its colour)."""
+    await conn.execute(
+        "INSERT INTO team_gov_drafts (member_hash, round_id, colour, created_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT(member_hash) DO UPDATE SET round_id = excluded.round_id, "
+        "colour = excluded.colour, created_at = excluded.created_at",
+        (member_hash, round_id, colour, now))
+
+
+async def get_draft(conn: aiosqlite.Connection, member_hash: str) -> tuple[int, str | None] | None:
+    """A member's pending example: (round id, colour)."""
+    async with conn.execute(
+        "SELECT round_id, colour FROM team_gov_drafts WHERE member_hash = ?",
+        (member_hash,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else (int(row[0]), row[1])
+
+
+async def drop_draft(conn: aiosqlite.Connection, member_hash: str) -> None:
+    """Forget a member's pending example."""
+    await conn.execute("DELETE FROM team_gov_drafts WHERE member_hash = ?", (member_hash,))
+
+
+async def drop_round_drafts(conn: aiosqlite.Connection, round_id: int) -> None:
+    """Forget every pending example of a round that stopped collecting."""
+    await conn.execute("DELETE FROM team_gov_drafts WHERE round_id = ?", (round_id,))
+
+
+async def put_vote(conn: aiosqlite.Connection, round_id: int, item: int, member_hash: str,
+                   option: str) -> None:
+    """Cast or change a member's vote on one red example."""
+    await conn.execute(
+        "INSERT INTO team_gov_votes (round_id, item, member_hash, option) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(round_id, item, member_hash) DO UPDATE SET option = excluded.option",
+        (round_id, item, member_hash, option))
+
+
+async def votes_of(conn: aiosqlite.Connection, round_id: int) -> list[tuple[int, str]]:
+    """Every vote in a round as (item, option), without who cast it."""
+    async with conn.execute("SELECT item, option FROM team_gov_votes WHERE round_id = ?",
+                            (round_id,)) as cur:
+        return [(int(r[0]), str(r[1])) for r in await cur.fetchall()]
+
+
+async def voter_count(conn: aiosqlite.Connection, round_id: int) -> int:
+    """How many members voted on at least one example."""
+    async with conn.execute(
+        "SELECT COUNT(DISTINCT member_hash) FROM team_gov_votes WHERE round_id = ?",
+        (round_id,)) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def example_count(conn: aiosqlite.Connection, round_id: int) -> int:
+    """How many examples a round has collected."""
+    async with conn.execute("SELECT COUNT(*) FROM team_gov_examples WHERE round_id = ?",
+                            (round_id,)) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def forget_pulse_answers(conn: aiosqlite.Connection, pulse_id: int) -> None:
+    """Delete a closed pulse's individual answers: its aggregate is all that is kept."""
+    await conn.execute("DELETE FROM team_pulse_answers WHERE pulse_id = ?", (pulse_id,))
+
+
+async def forget_round_inputs(conn: aiosqlite.Connection, round_id: int,
+                              votes: bool = False) -> None:
+    """Delete a round's raw examples, contributor counts and drafts (and votes, when asked)
+    once their merged form or tally is stored."""
+    for table in ("team_gov_examples", "team_gov_contributors", "team_gov_drafts"):
+        await conn.execute(f"DELETE FROM {table} WHERE round_id = ?", (round_id,))
+    if votes:
+        await conn.execute("DELETE FROM team_gov_votes WHERE round_id = ?", (round_id,))

@@ -1,0 +1,923 @@
+"""Team check-ins, channel-independent: commands, buttons and a clock tick drive it.
+
+State is committed before anything is posted; everything posted goes through a TeamGateway
+that a channel (Telegram) implements. Member ids are used only to compute scoped hashes and
+never stored, logged or shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections import deque
+from collections.abc import Awaitable
+from datetime import datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+
+from bot.clock import Clock, iso, parse_iso
+from bot.dialogue import Dialogues
+from bot.dialogue.state import Attachment, Button, OutMessage
+from bot.service import language_for
+from bot.store import team as repo
+from bot.store.db import Store
+from bot.team import core
+from bot.team.chart import trust_chart
+
+log = logging.getLogger(__name__)
+
+TEAM_LANGUAGES: tuple[str, ...] = ("da", "nb", "en")
+LOCALES = {"da": "da", "nb": "nb", "en": "en_GB"}
+GROUP_LIMIT = 18  # posts+edits per group per minute; Telegram's ceiling is 20
+CAPTION_LIMIT = 1024
+MESSAGE_LIMIT = 4096
+CHART_PULSES = 12
+DEFAULT_GOV_DAYS = 3
+MAX_GOV_DAYS = 14
+VOTE_HOURS = 48
+MAX_EXAMPLES_PER_MEMBER = 5
+DRAFT_LIFETIME = timedelta(hours=1)
+NOTIFY_GIVE_UP = timedelta(days=1)
+MEANING_CODES = {"y": "yes", "p": "partly", "n": "no"}
+VOTE_CODES = {"r": "remove", "c": "change", "a": "anchor"}
+COLOUR_CODES = {"r": "red", "g": "green"}
+_TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
+
+
+class TeamGateway(Protocol):
+    """What the team feature needs from a channel."""
+
+    async def send(self, chat_id: str, message: OutMessage) -> str | None:
+        """Post a message (a photo attachment goes with message.text as its caption);
+        return the new message's id."""
+        ...
+
+    async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
+        """Replace a posted message's text and buttons."""
+        ...
+
+    async def is_admin(self, chat_id: str, user_id: str) -> bool:
+        """Whether a user administers a group."""
+        ...
+
+    def deep_link(self, payload: str | None = None) -> str:
+        """A link that opens a private chat with the bot (carrying a start payload)."""
+        ...
+
+
+class GroupPacer:
+    """Keeps the bot under the per-group message budget over a sliding minute."""
+
+    def __init__(self, clock: Clock, limit: int = GROUP_LIMIT,
+                 window: timedelta = timedelta(minutes=1)) -> None:
+        """Count against the injected clock."""
+        self.clock = clock
+        self.limit = limit
+        self.window = window
+        self._sent: dict[str, deque[datetime]] = {}
+
+    def _recent(self, chat_id: str) -> deque[datetime]:
+        """The chat's send times within the window."""
+        sent = self._sent.setdefault(chat_id, deque())
+        horizon = self.clock.now() - self.window
+        while sent and sent[0] <= horizon:
+            sent.popleft()
+        return sent
+
+    def allow(self, chat_id: str) -> bool:
+        """Spend one unit of budget if any is left (for optional edits such as live counts)."""
+        sent = self._recent(chat_id)
+        if len(sent) >= self.limit:
+            return False
+        sent.append(self.clock.now())
+        return True
+
+    def record(self, chat_id: str) -> None:
+        """Count a message that must go out regardless (results, replies to admins)."""
+        self._recent(chat_id).append(self.clock.now())
+
+    def used(self, chat_id: str) -> int:
+        """How much of the budget the last minute used."""
+        return len(self._recent(chat_id))
+
+
+class TeamService:
+    """Pulses and governance rounds for group chats."""
+
+    def __init__(self, store: Store, dialogues: Dialogues, clock: Clock, secret: bytes,
+                 gateway: TeamGateway | None = None) -> None:
+        """Assemble; the gateway may be attached later, when the channel starts."""
+        self.store = store
+        self.strings = dialogues.strings
+        self.renderer = dialogues.renderer
+        self.clock = clock
+        self._secret = secret
+        self.gateway = gateway
+        self.pacer = GroupPacer(clock)
+
+    # ---- small helpers -----------------------------------------------------------------------
+
+    def ui(self, key: str, lang: str, **variables: Any) -> str:
+        """Team wording."""
+        return self.strings(key, lang, **variables)
+
+    def _gw(self) -> TeamGateway:
+        """The attached gateway."""
+        if self.gateway is None:
+            raise RuntimeError("TeamService has no gateway attached")
+        return self.gateway
+
+    def _key(self, scope: str, user_id: str) -> str:
+        """A member's hash within one scope."""
+        return core.member_key(self._secret, scope, user_id)
+
+    def _when(self, instant: datetime | str, lang: str, zone: str) -> str:
+        """An instant in a group's time zone and language."""
+        moment = parse_iso(instant) if isinstance(instant, str) else instant
+        return format_datetime(moment.astimezone(_zone(zone)),
+                               self.ui("team_datetime_format", lang), locale=LOCALES[lang])
+
+    def _decimal(self, value: float, lang: str, signed: bool = False) -> str:
+        """A one-decimal number in the group's language, optionally with its sign."""
+        text = format_decimal(abs(value) if signed else value, "0.0", locale=LOCALES[lang])
+        if not signed:
+            return text
+        return ("+" if value > 0 else "−" if value < 0 else "±") + text
+
+    async def _post(self, chat_id: str, message: OutMessage) -> str | None:
+        """Post something that must go out, counted against the group's budget."""
+        self.pacer.record(chat_id)
+        return await self._gw().send(chat_id, message)
+
+    async def _edit(self, chat_id: str, message_id: str | None, message: OutMessage,
+                    optional: bool = False) -> bool:
+        """Edit a posted message; optional edits wait when the budget is spent."""
+        if message_id is None:
+            return False
+        if optional:
+            if not self.pacer.allow(chat_id):
+                return False
+        else:
+            self.pacer.record(chat_id)
+        try:
+            await self._gw().edit(chat_id, message_id, message)
+        except Exception as exc:  # an edit is cosmetic; a vanished message must not stop us
+            log.warning("could not edit a team message: %s", type(exc).__name__)
+            return False
+        return True
+
+    async def _reply(self, chat_id: str, text: str) -> None:
+        """Answer an admin command in the group."""
+        await self._post(chat_id, OutMessage(text=text))
+
+    async def _guard(self, step: Awaitable[None], what: str) -> None:
+        """Run one tick step; a failure is logged and retried on the next tick."""
+        try:
+            await step
+        except Exception as exc:
+            log.warning("team %s failed (%s); retrying on the next tick", what,
+                        type(exc).__name__)
+
+    # ---- commands ------------------------------------------------------------------------------
+
+    async def command(self, chat_id: str, user_id: str, args: str,
+                      language_code: str | None = None, is_admin: bool | None = None) -> None:
+        """/checkin <sub> [args] in a group; only administrators may use it."""
+        words = args.split()
+        sub = words[0].lower() if words else "help"
+        async with self.store.transaction() as tx:
+            group = await repo.get_group(tx, chat_id)
+        lang = group.language if group else language_for(language_code, TEAM_LANGUAGES)
+        admin = is_admin if is_admin is not None else await self._gw().is_admin(chat_id, user_id)
+        if not admin:
+            await self._reply(chat_id, self.ui("team_admin_only", lang))
+            return
+        rest = words[1:]
+        if sub == "setup":
+            await self._setup(chat_id, lang, rest)
+        elif sub == "now":
+            await self._now(chat_id, lang)
+        elif sub == "close":
+            await self._close_now(chat_id, lang)
+        elif sub in ("pause", "off", "resume"):
+            await self._switch(chat_id, lang, sub)
+        elif sub == "status":
+            await self._status(chat_id, lang)
+        elif sub == "governance":
+            await self._governance(chat_id, user_id, lang, rest)
+        else:
+            await self._reply(chat_id, self.ui("team_help", lang))
+
+    def _vocabulary(self) -> dict[str, tuple[str, str | int]]:
+        """Setup words in every language: cadence and weekday names (and their prefixes)."""
+        table: dict[str, tuple[str, str | int]] = {}
+        for lang in TEAM_LANGUAGES:
+            for cadence in core.CADENCES:
+                for word in self.ui(f"team_words_{cadence}", lang).split(","):
+                    table[word.strip().lower()] = ("cadence", cadence)
+            for index, name in enumerate(self.ui("team_weekdays", lang).split(",")):
+                name = name.strip().lower()
+                for size in range(3, len(name) + 1):
+                    table.setdefault(name[:size], ("weekday", index))
+        return table
+
+    def parse_setup(self, tokens: list[str], group: repo.Group) -> str | None:
+        """Apply setup words to a group's settings; return the first unreadable word, if any."""
+        vocabulary = self._vocabulary()
+        for token in tokens:
+            word = token.strip().lower()
+            match = _TIME.match(word)
+            if word in vocabulary:
+                kind, value = vocabulary[word]
+                if kind == "cadence":
+                    group.cadence = str(value)
+                else:
+                    group.weekday = int(value)
+            elif match:
+                group.at_time = f"{int(match.group(1)):02d}:{match.group(2)}"
+            elif word in TEAM_LANGUAGES or word == "no":
+                group.language = "nb" if word == "no" else word
+            elif re.fullmatch(r"min(imum)?=?\d{1,2}", word):
+                group.min_respondents = core.threshold(int(re.sub(r"\D", "", word)))
+            elif re.fullmatch(r"\d{1,3}h", word) and 1 <= int(word[:-1]) <= 336:
+                group.open_hours = int(word[:-1])
+            elif "/" in token or token.upper() == "UTC":
+                try:
+                    ZoneInfo(token)
+                except (KeyError, ValueError):
+                    return token
+                group.timezone = token
+            else:
+                return token
+        return None
+
+    async def _setup(self, chat_id: str, lang: str, tokens: list[str]) -> None:
+        """Choose cadence, weekday, time, time zone and language, and switch the pulse on."""
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            group = await repo.ensure_group(tx, chat_id, lang, iso(now))
+            bad = self.parse_setup(tokens, group)
+            if bad is None:
+                group.status = "active"
+                group.next_pulse_at = iso(core.first_occurrence(_cadence(group), now))
+                await repo.save_group(tx, group, iso(now))
+        if bad is not None:
+            await self._reply(chat_id, self.ui("team_setup_bad", group.language, token=bad[:40]))
+            return
+        await self._reply(chat_id, self._settings_text(group))
+
+    def _settings_text(self, group: repo.Group) -> str:
+        """The group's schedule in words."""
+        lang = group.language
+        values = {
+            "cadence": self.ui(f"team_cadence_{group.cadence}", lang),
+            "weekday": self.ui("team_weekdays", lang).split(",")[group.weekday].strip(),
+            "time": group.at_time, "timezone": group.timezone,
+            "hours": group.open_hours, "minimum": core.threshold(group.min_respondents),
+        }
+        if group.status == "paused":
+            return self.ui("team_status_paused", lang, **values)
+        if group.status != "active" or group.next_pulse_at is None:
+            return self.ui("team_status_off", lang)
+        nxt = self._when(group.next_pulse_at, lang, group.timezone)
+        return self.ui("team_setup_done", lang, next=nxt, **values)
+
+    async def _status(self, chat_id: str, lang: str) -> None:
+        """Tell the admin the current settings."""
+        async with self.store.transaction() as tx:
+            group = await repo.get_group(tx, chat_id)
+        text = self._settings_text(group) if group else self.ui("team_status_off", lang)
+        await self._reply(chat_id, text)
+
+    async def _switch(self, chat_id: str, lang: str, how: str) -> None:
+        """Pause, resume or switch off the regular pulse (an open pulse runs to its close)."""
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            group = await repo.ensure_group(tx, chat_id, lang, iso(now))
+            if how == "resume":
+                group.status = "active"
+                group.next_pulse_at = iso(core.first_occurrence(_cadence(group), now))
+            else:
+                group.status = "paused" if how == "pause" else "off"
+                group.next_pulse_at = None
+            await repo.save_group(tx, group, iso(now))
+        key = {"pause": "team_paused", "off": "team_off"}.get(how)
+        await self._reply(chat_id, self.ui(key, group.language) if key
+                          else self._settings_text(group))
+
+    async def _now(self, chat_id: str, lang: str) -> None:
+        """Open a pulse right away, outside the regular schedule."""
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            group = await repo.ensure_group(tx, chat_id, lang, iso(now))
+            if await repo.live_pulse(tx, chat_id) is not None:
+                pulse = None
+            else:
+                pulse = await repo.create_pulse(
+                    tx, chat_id, group.language, iso(now),
+                    iso(now + timedelta(hours=group.open_hours)))
+        if pulse is None:
+            await self._reply(chat_id, self.ui("team_already_open", group.language))
+            return
+        log.info("team pulse %d opened on request", pulse.id)
+        await self._post_pulse(pulse.id)
+
+    async def _close_now(self, chat_id: str, lang: str) -> None:
+        """Close the open pulse now."""
+        async with self.store.transaction() as tx:
+            pulse = await repo.live_pulse(tx, chat_id)
+            if pulse is not None and pulse.status in ("opening", "open"):
+                await repo.set_pulse(tx, pulse.id, closes_at=iso(self.clock.now()))
+        if pulse is None or pulse.status not in ("opening", "open"):
+            await self._reply(chat_id, self.ui("team_none_open", lang))
+            return
+        await self.close_pulse(pulse.id)
+
+    # ---- the pulse -----------------------------------------------------------------------------
+
+    def _pulse_message(self, pulse: repo.Pulse, group: repo.Group, count: int) -> OutMessage:
+        """The one pulse message: the questions, buttons and the live respondent count only."""
+        lang = pulse.language
+        title = self.ui("team_pulse_title", lang, seq=pulse.seq)
+        if pulse.status in ("closing", "closed"):
+            return OutMessage(text=f"{title}\n\n{self.ui('team_pulse_closed', lang, count=count)}")
+        footer = self.ui("team_pulse_footer", lang, count=count,
+                         minimum=core.threshold(group.min_respondents),
+                         closes=self._when(pulse.closes_at, lang, group.timezone))
+        text = "\n\n".join([title, self.ui("team_q_trust", lang), self.ui("team_q_meaning", lang),
+                            footer])
+        trust_row = [Button(label=str(v), data=f"tp:{pulse.id}:t:{v}") for v in core.TRUST_VALUES]
+        meaning_row = [Button(label=self.ui(f"team_meaning_{value}", lang),
+                              data=f"tp:{pulse.id}:m:{code}")
+                       for code, value in MEANING_CODES.items()]
+        return OutMessage(text=text, kind="prompt", buttons=[trust_row, meaning_row])
+
+    async def _post_pulse(self, pulse_id: int) -> None:
+        """Post a pulse whose message is not out yet (also after a crash, from the tick)."""
+        async with self.store.transaction() as tx:
+            pulse = await repo.get_pulse(tx, pulse_id)
+            if pulse is None or pulse.status != "opening" or pulse.message_id:
+                return
+            if parse_iso(pulse.closes_at) <= self.clock.now():
+                return  # too late to ask; the close step reports it
+            group = await repo.get_group(tx, pulse.chat_id)
+            count = await repo.respondents(tx, pulse.id)
+        assert group is not None
+        message_id = await self._post(pulse.chat_id, self._pulse_message(pulse, group, count))
+        async with self.store.transaction() as tx:
+            await repo.set_pulse(tx, pulse.id, status="open", message_id=message_id,
+                                 shown_count=count)
+
+    async def _scheduled_pulse(self, chat_id: str) -> None:
+        """Open the group's regular pulse and move its schedule on, in one transaction."""
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            group = await repo.get_group(tx, chat_id)
+            if group is None or group.status != "active" or group.next_pulse_at is None:
+                return
+            due = parse_iso(group.next_pulse_at)
+            if due > now:
+                return
+            pulse = None
+            missed = now - due >= timedelta(hours=group.open_hours)
+            # One pulse at a time; a pulse missed entirely while the bot was down is skipped
+            # rather than posted late (it would already have closed).
+            if not missed and await repo.live_pulse(tx, chat_id) is None:
+                pulse = await repo.create_pulse(tx, chat_id, group.language, iso(now),
+                                                iso(due + timedelta(hours=group.open_hours)))
+            group.next_pulse_at = iso(core.next_occurrence(_cadence(group), due, now))
+            await repo.save_group(tx, group, iso(now))
+        if pulse is not None:
+            log.info("team pulse %d opened on schedule", pulse.id)
+            await self._post_pulse(pulse.id)
+
+    async def _pulse_button(self, chat_id: str, user_id: str, parts: list[str]) -> str:
+        """A member answers (or changes an answer); returns the private confirmation."""
+        if len(parts) != 3 or not parts[0].isdigit() or parts[1] not in ("t", "m"):
+            return self.ui("team_toast_stale", "da")
+        trust = int(parts[2]) if parts[1] == "t" and parts[2] in {"1", "2", "3", "4", "5"} else None
+        meaning = MEANING_CODES.get(parts[2]) if parts[1] == "m" else None
+        async with self.store.transaction() as tx:
+            pulse = await repo.get_pulse(tx, int(parts[0]))
+            if pulse is None or pulse.chat_id != chat_id or (trust is None and meaning is None):
+                group = await repo.get_group(tx, chat_id)
+                return self.ui("team_toast_stale", group.language if group else "da")
+            if pulse.status not in ("opening", "open") or (
+                    parse_iso(pulse.closes_at) <= self.clock.now()):
+                return self.ui("team_toast_closed", pulse.language)
+            await repo.put_answer(tx, pulse.id, self._key(f"pulse:{pulse.id}", user_id),
+                                  trust=trust, meaning=meaning)
+            count = await repo.respondents(tx, pulse.id)
+        if count != pulse.shown_count:
+            await self._show_count(pulse.id)
+        return self.ui("team_toast_saved", pulse.language)
+
+    async def _show_count(self, pulse_id: int) -> None:
+        """Edit the pulse message to the current respondent count, if the budget allows."""
+        async with self.store.transaction() as tx:
+            pulse = await repo.get_pulse(tx, pulse_id)
+            if pulse is None or pulse.status != "open":
+                return
+            group = await repo.get_group(tx, pulse.chat_id)
+            count = await repo.respondents(tx, pulse_id)
+        if group is None or count == pulse.shown_count:
+            return
+        if await self._edit(pulse.chat_id, pulse.message_id,
+                            self._pulse_message(pulse, group, count), optional=True):
+            async with self.store.transaction() as tx:
+                await repo.set_pulse(tx, pulse_id, shown_count=count)
+
+    async def close_pulse(self, pulse_id: int) -> None:
+        """Aggregate a pulse, forget its individual answers, then publish the result."""
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            pulse = await repo.get_pulse(tx, pulse_id)
+            if pulse is None or pulse.status not in ("opening", "open"):
+                return
+            group = await repo.get_group(tx, pulse.chat_id)
+            assert group is not None
+            result = core.aggregate(await repo.answers_to(tx, pulse_id), group.min_respondents)
+            await repo.set_pulse(tx, pulse_id, status="closing", closed_at=iso(now),
+                                 result=core.result_to_json(result))
+            await repo.forget_pulse_answers(tx, pulse_id)
+        log.info("team pulse %d closed (%s)", pulse_id, "shown" if result.shown else "too few")
+        await self._publish(pulse_id)
+
+    async def _publish(self, pulse_id: int) -> None:
+        """Post a closed pulse's result (or 'too few answers') and mark it done."""
+        async with self.store.transaction() as tx:
+            pulse = await repo.get_pulse(tx, pulse_id)
+            if pulse is None or pulse.status != "closing" or pulse.result is None:
+                return
+            group = await repo.get_group(tx, pulse.chat_id)
+            history = await repo.closed_pulses(tx, pulse.chat_id, CHART_PULSES - 1)
+        assert group is not None
+        lang = pulse.language
+        result = core.result_from_json(pulse.result)
+        await self._edit(pulse.chat_id, pulse.message_id,
+                         self._pulse_message(pulse, group, result.respondents))
+        if not result.shown:
+            await self._post(pulse.chat_id, OutMessage(text=self.ui(
+                "team_too_few", lang, seq=pulse.seq, count=result.respondents,
+                minimum=result.minimum)))
+        else:
+            shown_before = [p for p in history if p.result and
+                            core.result_from_json(p.result).shown]
+            previous = core.result_from_json(shown_before[-1].result) if (
+                shown_before and shown_before[-1].result) else None
+            text = self.result_text(pulse.seq, result, previous, lang)
+            chart = self._chart([*history, pulse], group)
+            photo = Attachment(kind="photo", filename=self.ui("team_chart_filename", lang),
+                               data=chart)
+            if len(text) <= CAPTION_LIMIT:
+                await self._post(pulse.chat_id, OutMessage(text=text, kind="summary",
+                                                           attachments=[photo]))
+            else:
+                await self._post(pulse.chat_id, OutMessage(text=text, kind="summary"))
+                await self._post(pulse.chat_id, OutMessage(text="", attachments=[photo]))
+        async with self.store.transaction() as tx:
+            await repo.set_pulse(tx, pulse_id, status="closed")
+
+    def result_text(self, seq: int, result: core.PulseResult,
+                    previous: core.PulseResult | None, lang: str) -> str:
+        """The summary of a shown pulse: distributions, change since last time, a prompt."""
+        change = core.change_since(result, previous)
+        trust_rows = None
+        if result.trust:
+            top = max(result.trust.values()) or 1
+            trust_rows = [{"value": v, "count": c,
+                           "bar": "█" * (max(1, round(10 * c / top)) if c else 0) or "·"}
+                          for v, c in sorted(result.trust.items(), reverse=True)]
+        meaning_rows = None
+        if result.meaning:
+            meaning_rows = [{"label": self.ui(f"team_meaning_{v}", lang),
+                             "count": result.meaning.get(v, 0)} for v in core.MEANING_VALUES]
+        number = core.prompt_number(seq, result)
+        return self.renderer.template("team_pulse_result", lang, {
+            "seq": seq, "respondents": result.respondents,
+            "trust": trust_rows, "meaning": meaning_rows,
+            "trust_mean": (self._decimal(result.trust_mean, lang)
+                           if result.trust_mean is not None else ""),
+            "trust_delta": (self._decimal(change.trust_delta, lang, signed=True)
+                            if change and change.trust_delta is not None else ""),
+            "yes_delta": (_signed_int(change.yes_share_delta)
+                          if change and change.yes_share_delta is not None else ""),
+            "prompt": self.ui(f"team_prompt_{number}", lang),
+        })
+
+    def _chart(self, pulses: list[repo.Pulse], group: repo.Group) -> bytes:
+        """The trust score over the group's recent pulses as a PNG."""
+        lang = group.language
+        labels: list[str] = []
+        means: list[float | None] = []
+        for pulse in pulses[-CHART_PULSES:]:
+            day = parse_iso(pulse.opened_at).astimezone(_zone(group.timezone)).date()
+            labels.append(format_date(day, self.ui("team_date_format", lang),
+                                      locale=LOCALES[lang]))
+            result = core.result_from_json(pulse.result) if pulse.result else None
+            means.append(result.trust_mean if result and result.trust else None)
+        return trust_chart(labels, means, self.ui("team_chart_title", lang),
+                           self.ui("team_chart_ylabel", lang), self.ui("team_chart_hidden", lang),
+                           decimal=format_decimal(0.5, "0.0", locale=LOCALES[lang])[1])
+
+    # ---- red and green governance --------------------------------------------------------------
+
+    async def _governance(self, chat_id: str, user_id: str, lang: str, args: list[str]) -> None:
+        """Open a round, or move the running one on with 'end'."""
+        if args and args[0].lower() in ("end", "next", "slut", "stop"):
+            async with self.store.transaction() as tx:
+                found = await repo.live_round(tx, chat_id)
+                if found is not None and found.status == "collecting":
+                    await repo.set_round(tx, found.id, collect_until=iso(self.clock.now()))
+            if found is None:
+                await self._reply(chat_id, self.ui("team_gov_none", lang))
+            elif found.status == "collecting":
+                await self._start_vote(found.id)
+            else:
+                await self._close_vote(found.id)
+            return
+        days = DEFAULT_GOV_DAYS
+        if args and args[0].isdigit():
+            days = min(max(int(args[0]), 1), MAX_GOV_DAYS)
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            group = await repo.ensure_group(tx, chat_id, lang, iso(now))
+            if await repo.live_round(tx, chat_id) is not None:
+                created = None
+            else:
+                created = await repo.create_round(
+                    tx, chat_id, secrets.token_urlsafe(9), group.language, user_id, iso(now),
+                    iso(now + timedelta(days=days)), VOTE_HOURS)
+        if created is None:
+            await self._reply(chat_id, self.ui("team_gov_already", group.language))
+            return
+        log.info("team governance round %d opened", created.id)
+        message_id = await self._post(chat_id, self._invitation(created, group, 0))
+        async with self.store.transaction() as tx:
+            await repo.set_round(tx, created.id, message_id=message_id)
+        try:
+            await self._gw().send(user_id, OutMessage(text=self.ui("team_gov_leader_hello",
+                                                                   group.language)))
+        except Exception as exc:  # the leader never opened a private chat with the bot
+            log.info("leader of round %d not reachable privately (%s)", created.id,
+                     type(exc).__name__)
+            await self._reply(chat_id, self.ui("team_gov_leader_unreachable", group.language,
+                                               link=self._gw().deep_link(None)))
+
+    def _invitation(self, found: repo.Round, group: repo.Group, count: int) -> OutMessage:
+        """The round's group message: how to send examples privately, and the live count."""
+        lang = found.language
+        if found.status != "collecting":
+            return OutMessage(text=self.ui("team_gov_collect_closed", lang))
+        return OutMessage(text=self.ui(
+            "team_gov_open", lang, link=self._gw().deep_link(f"gov_{found.token}"), count=count,
+            until=self._when(found.collect_until, lang, group.timezone)))
+
+    def _colour_buttons(self, round_id: int, lang: str) -> list[list[Button]]:
+        """Red or green?"""
+        return [[Button(label=self.ui("team_gov_red_button", lang), data=f"tg:{round_id}:r")],
+                [Button(label=self.ui("team_gov_green_button", lang), data=f"tg:{round_id}:g")]]
+
+    async def private_start(self, chat_id: str, user_id: str, payload: str) -> bool:
+        """A member arrived through a round's deep link; False if the payload is not ours."""
+        if not payload.startswith("gov_"):
+            return False
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            found = await repo.round_by_token(tx, payload[4:])
+            open_ = found is not None and found.status == "collecting" and (
+                parse_iso(found.collect_until) > now)
+            if found is not None and open_:
+                await repo.set_draft(tx, self._key("draft", user_id), found.id, None, iso(now))
+        if found is None:
+            await self._gw().send(chat_id, OutMessage(text=self.ui("team_gov_unknown_link",
+                                                                   "da")))
+        elif not open_:
+            await self._gw().send(chat_id, OutMessage(text=self.ui("team_gov_round_closed",
+                                                                   found.language)))
+        else:
+            await self._gw().send(chat_id, OutMessage(
+                text=self.ui("team_gov_intro", found.language), kind="prompt",
+                buttons=self._colour_buttons(found.id, found.language)))
+        return True
+
+    async def _colour_button(self, chat_id: str, user_id: str, parts: list[str]) -> str:
+        """A member chose red or green for the example they are about to write."""
+        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in COLOUR_CODES:
+            return self.ui("team_toast_stale", "da")
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            found = await repo.get_round(tx, int(parts[0]))
+            open_ = found is not None and found.status == "collecting" and (
+                parse_iso(found.collect_until) > now)
+            if found is not None and open_:
+                await repo.set_draft(tx, self._key("draft", user_id), found.id,
+                                     COLOUR_CODES[parts[1]], iso(now))
+        if found is None:
+            return self.ui("team_toast_stale", "da")
+        if not open_:
+            await self._gw().send(chat_id, OutMessage(text=self.ui("team_gov_round_closed",
+                                                                   found.language)))
+            return ""
+        await self._gw().send(chat_id, OutMessage(text=self.ui(
+            "team_gov_ask_text", found.language, limit=core.EXAMPLE_LIMIT)))
+        return ""
+
+    async def private_text(self, chat_id: str, user_id: str, text: str | None) -> bool:
+        """A member's example (text None: a photo, sticker…); False when no example is awaited."""
+        now = self.clock.now()
+        draft_key = self._key("draft", user_id)
+        reply: OutMessage
+        added = None
+        async with self.store.transaction() as tx:
+            draft = await repo.get_draft(tx, draft_key)
+            if draft is None:
+                return False
+            found = await repo.get_round(tx, draft[0])
+            if found is None or found.status != "collecting" or (
+                    parse_iso(found.collect_until) <= now):
+                await repo.drop_draft(tx, draft_key)
+                lang = found.language if found else "da"
+                reply = OutMessage(text=self.ui("team_gov_round_closed", lang))
+            elif draft[1] is None:
+                reply = OutMessage(text=self.ui("team_gov_pick_colour", found.language),
+                                   kind="prompt",
+                                   buttons=self._colour_buttons(found.id, found.language))
+            elif text is None or not core.normalise(core.anonymise(text)):
+                reply = OutMessage(text=self.ui("team_gov_text_only", found.language))
+            elif len(text.strip()) > core.EXAMPLE_LIMIT:
+                reply = OutMessage(text=self.ui("team_gov_too_long", found.language,
+                                                length=len(text.strip()),
+                                                limit=core.EXAMPLE_LIMIT))
+            else:
+                contributor = self._key(f"contrib:{found.id}", user_id)
+                if await repo.contributions(tx, found.id, contributor) >= MAX_EXAMPLES_PER_MEMBER:
+                    await repo.drop_draft(tx, draft_key)
+                    reply = OutMessage(text=self.ui("team_gov_limit", found.language,
+                                                    limit=MAX_EXAMPLES_PER_MEMBER))
+                else:
+                    await repo.add_example(tx, found.id, secrets.token_hex(8), draft[1],
+                                           core.anonymise(text), contributor)
+                    await repo.drop_draft(tx, draft_key)
+                    added = found
+                    reply = OutMessage(text=self.ui("team_gov_thanks", found.language),
+                                       kind="prompt",
+                                       buttons=self._colour_buttons(found.id, found.language))
+        await self._gw().send(chat_id, reply)
+        if added is not None:
+            await self._show_examples(added.id)
+        return True
+
+    async def _show_examples(self, round_id: int) -> None:
+        """Edit the invitation to the current number of examples, if the budget allows."""
+        async with self.store.transaction() as tx:
+            found = await repo.get_round(tx, round_id)
+            if found is None or found.status != "collecting":
+                return
+            group = await repo.get_group(tx, found.chat_id)
+            count = await repo.example_count(tx, round_id)
+        if group is None or count == found.shown_count:
+            return
+        if await self._edit(found.chat_id, found.message_id,
+                            self._invitation(found, group, count), optional=True):
+            async with self.store.transaction() as tx:
+                await repo.set_round(tx, round_id, shown_count=count)
+
+    async def _start_vote(self, round_id: int) -> None:
+        """End collection: merge and publish the examples with a vote on each red one."""
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            found = await repo.get_round(tx, round_id)
+            if found is None or found.status != "collecting":
+                return
+            group = await repo.get_group(tx, found.chat_id)
+            assert group is not None
+            minimum = core.threshold(group.min_respondents)
+            contributors = await repo.contributor_count(tx, round_id)
+            merged = core.merge_examples(await repo.examples_of(tx, round_id))
+            items: list[dict[str, Any]] = []
+            number = 0
+            for example in merged:
+                if example.colour == "red":
+                    number += 1
+                items.append({"n": number if example.colour == "red" else 0,
+                              "colour": example.colour, "text": example.text,
+                              "count": example.count})
+            result: dict[str, Any] = {"contributors": contributors, "minimum": minimum}
+            if contributors < minimum or not items:
+                result["too_few"] = "examples"
+                await repo.set_round(tx, round_id, status="closed", closed_at=iso(now),
+                                     result=result)
+            elif number == 0:
+                await repo.set_round(tx, round_id, status="closed", closed_at=iso(now),
+                                     items=items, result={**result, "voters": 0})
+            else:
+                await repo.set_round(tx, round_id, status="voting", items=items, result=result,
+                                     vote_until=iso(now + timedelta(hours=found.vote_hours)))
+            # Only the merged, anonymised list survives; raw rows and counts go.
+            await repo.forget_round_inputs(tx, round_id)
+            found = await repo.get_round(tx, round_id)
+        assert found is not None
+        await self._edit(found.chat_id, found.message_id, self._invitation(found, group, 0))
+        if found.status == "voting":
+            message_id = await self._post(found.chat_id, self._vote_message(found, group, 0))
+            async with self.store.transaction() as tx:
+                await repo.set_round(tx, round_id, vote_message_id=message_id)
+        else:
+            await self._post(found.chat_id, self._vote_message(found, group, 0))
+            await self._notify_leader(round_id)
+
+    def _vote_view(self, found: repo.Round, group: repo.Group, voters: int, mode: str
+                   ) -> str:
+        """The examples (and tallies, when closed) as text, fitted to one message."""
+        lang = found.language
+        result = found.result or {}
+        minimum = int(result.get("minimum", core.MIN_RESPONDENTS))
+        if result.get("too_few") == "examples":
+            return self.ui("team_gov_too_few", lang, count=result.get("contributors", 0),
+                           minimum=minimum)
+        tallies = result.get("tallies") or {}
+        labels = {v: self.ui(f"team_vote_{v}", lang) for v in core.VOTE_VALUES}
+        green, red = [], []
+        for item in found.items or []:
+            entry = dict(item)
+            if item["colour"] == "red":
+                counts = tallies.get(str(item["n"]))
+                entry["tally"] = counts
+                best = core.leading(counts) if counts else None
+                entry["leading"] = labels[best] if best else ""
+                red.append(entry)
+            else:
+                green.append(entry)
+        too_few = ""
+        if result.get("too_few") == "votes":
+            too_few = self.ui("team_gov_too_few_votes", lang, count=result.get("voters", 0),
+                              minimum=minimum)
+        variables = {
+            "mode": mode, "green": green, "red": red, "voters": voters, "too_few": too_few,
+            "contributors": result.get("contributors", 0),
+            "until": self._when(found.vote_until, lang, group.timezone) if found.vote_until
+            else "",
+        }
+        text = self.renderer.template("team_gov_vote", lang, variables)
+        # Keep within one message: shorten the longest examples until it fits.
+        while len(text) > MESSAGE_LIMIT - 16:
+            longest = max([*green, *red], key=lambda e: len(e["text"]))
+            longest["text"] = longest["text"][: max(20, len(longest["text"]) * 3 // 4)] + "…"
+            text = self.renderer.template("team_gov_vote", lang, variables)
+        return text
+
+    def _vote_message(self, found: repo.Round, group: repo.Group, voters: int) -> OutMessage:
+        """The group's vote message: examples and, while voting, buttons on each red one."""
+        lang = found.language
+        mode = "voting" if found.status == "voting" else "final"
+        text = self._vote_view(found, group, voters, mode)
+        rows: list[list[Button]] = []
+        if mode == "voting":
+            for item in found.items or []:
+                if item["colour"] == "red":
+                    rows.append([Button(label=f"{item['n']}: {self.ui(f'team_vote_{v}', lang)}",
+                                        data=f"tv:{found.id}:{item['n']}:{code}")
+                                 for code, v in VOTE_CODES.items()])
+        return OutMessage(text=text, kind="prompt" if rows else "summary", buttons=rows)
+
+    async def _vote_button(self, chat_id: str, user_id: str, parts: list[str]) -> str:
+        """A member votes on a red example (or changes the vote)."""
+        if len(parts) != 3 or not all(p.isdigit() for p in parts[:2]) or (
+                parts[2] not in VOTE_CODES):
+            return self.ui("team_toast_stale", "da")
+        async with self.store.transaction() as tx:
+            found = await repo.get_round(tx, int(parts[0]))
+            item = int(parts[1])
+            reds = {i["n"] for i in (found.items or []) if i["colour"] == "red"} if found else set()
+            if found is None or found.chat_id != chat_id or item not in reds:
+                return self.ui("team_toast_stale", found.language if found else "da")
+            if found.status != "voting" or (
+                    found.vote_until and parse_iso(found.vote_until) <= self.clock.now()):
+                return self.ui("team_toast_closed", found.language)
+            await repo.put_vote(tx, found.id, item, self._key(f"vote:{found.id}", user_id),
+                                VOTE_CODES[parts[2]])
+            voters = await repo.voter_count(tx, found.id)
+            group = await repo.get_group(tx, chat_id)
+        if voters != found.shown_count and group is not None and await self._edit(
+                chat_id, found.vote_message_id, self._vote_message(found, group, voters),
+                optional=True):
+            async with self.store.transaction() as tx:
+                await repo.set_round(tx, found.id, shown_count=voters)
+        return self.ui("team_toast_voted", found.language)
+
+    async def _close_vote(self, round_id: int) -> None:
+        """End the vote: tally, forget the individual votes, show the result, tell the leader."""
+        now = self.clock.now()
+        async with self.store.transaction() as tx:
+            found = await repo.get_round(tx, round_id)
+            if found is None or found.status != "voting":
+                return
+            group = await repo.get_group(tx, found.chat_id)
+            assert group is not None
+            result = dict(found.result or {})
+            minimum = int(result.get("minimum", core.MIN_RESPONDENTS))
+            voters = await repo.voter_count(tx, round_id)
+            reds = [i["n"] for i in found.items or [] if i["colour"] == "red"]
+            result["voters"] = voters
+            if voters < minimum:
+                result["too_few"] = "votes"
+            else:
+                tallies = core.tally(await repo.votes_of(tx, round_id), reds)
+                result["tallies"] = {str(k): v for k, v in tallies.items()}
+            await repo.set_round(tx, round_id, status="closed", closed_at=iso(now),
+                                 result=result)
+            await repo.forget_round_inputs(tx, round_id, votes=True)
+            found = await repo.get_round(tx, round_id)
+        assert found is not None
+        log.info("team governance round %d closed", round_id)
+        await self._edit(found.chat_id, found.vote_message_id,
+                         self._vote_message(found, group, voters))
+        await self._notify_leader(round_id)
+
+    async def _notify_leader(self, round_id: int) -> None:
+        """Send the result privately to the admin who opened the round."""
+        async with self.store.transaction() as tx:
+            found = await repo.get_round(tx, round_id)
+            if found is None or found.status != "closed" or found.notified:
+                return
+            group = await repo.get_group(tx, found.chat_id)
+            if found.closed_at and parse_iso(found.closed_at) + NOTIFY_GIVE_UP < self.clock.now():
+                await repo.set_round(tx, round_id, notified=1)
+                log.warning("gave up telling the leader of round %d the result", round_id)
+                return
+        assert group is not None
+        voters = int((found.result or {}).get("voters", 0))
+        text = self._vote_view(found, group, voters, "leader")
+        await self._gw().send(found.leader_chat, OutMessage(text=text, kind="summary"))
+        async with self.store.transaction() as tx:
+            await repo.set_round(tx, round_id, notified=1)
+
+    # ---- buttons and the clock -----------------------------------------------------------------
+
+    async def button(self, chat_id: str, user_id: str, data: str) -> str:
+        """Route a team button ('tp:', 'tv:', 'tg:'); returns the private confirmation text."""
+        prefix, _, rest = data.partition(":")
+        parts = rest.split(":")
+        if prefix == "tp":
+            return await self._pulse_button(chat_id, user_id, parts)
+        if prefix == "tv":
+            return await self._vote_button(chat_id, user_id, parts)
+        if prefix == "tg":
+            return await self._colour_button(chat_id, user_id, parts)
+        return self.ui("team_toast_stale", "da")
+
+    async def tick(self) -> None:
+        """Do what is due: post, open and close pulses, move rounds on, catch up live counts.
+
+        Everything is read from SQLite, so a restart simply resumes here.
+        """
+        now = iso(self.clock.now())
+        async with self.store.transaction() as tx:
+            opening = await repo.pulses_in(tx, "opening")
+            due = await repo.due_groups(tx, now)
+        for pulse in opening:
+            await self._guard(self._post_pulse(pulse.id), "posting a pulse")
+        for group in due:
+            await self._guard(self._scheduled_pulse(group.chat_id), "opening a pulse")
+        async with self.store.transaction() as tx:
+            closing = [*await repo.pulses_in(tx, "opening", before=now),
+                       *await repo.pulses_in(tx, "open", before=now)]
+        for pulse in closing:
+            await self._guard(self.close_pulse(pulse.id), "closing a pulse")
+        async with self.store.transaction() as tx:
+            unpublished = await repo.pulses_in(tx, "closing")
+            live = await repo.pulses_in(tx, "open")
+            rounds = await repo.rounds_due(tx, now)
+        for pulse in unpublished:
+            await self._guard(self._publish(pulse.id), "publishing a pulse")
+        for pulse in live:
+            await self._guard(self._show_count(pulse.id), "updating a count")
+        for found in rounds:
+            step = {"collecting": self._start_vote, "voting": self._close_vote,
+                    "closed": self._notify_leader}[found.status]
+            await self._guard(step(found.id), "moving a governance round on")
+
+
+def _zone(name: str) -> ZoneInfo:
+    """A time zone by name, falling back to Copenhagen."""
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo("Europe/Copenhagen")
+
+
+def _cadence(group: repo.Group) -> core.Cadence:
+    """A group's schedule as a Cadence."""
+    hour, minute = (int(x) for x in group.at_time.split(":"))
+    return core.Cadence(group.cadence, group.weekday, time(hour, minute), group.timezone)
+
+
+def _signed_int(value: float) -> str:
+    """A whole number with its sign (percentage points)."""
+    number = round(value)
+    return ("+" if number > 0 else "−" if number < 0 else "±") + str(abs(number))

@@ -1,0 +1,374 @@
+"""Team check-ins at service level: a recording gateway, a real SQLite file, a manual clock."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.dialogue import Dialogues
+from bot.dialogue.state import OutMessage
+from bot.store.db import Store
+from bot.team.service import GROUP_LIMIT, TeamService
+
+GROUP = "-1001"
+ADMIN = "7000000900"
+MEMBERS = ["5100000001", "5100000002", "5100000003", "5100000004", "5100000005"]
+START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday
+
+
+@dataclass
+class Sent:
+    """One thing the bot put out."""
+
+    action: str  # 'send' | 'edit'
+    chat_id: str
+    message: OutMessage
+    message_id: str
+    at: datetime
+
+
+@dataclass
+class RecordingGateway:
+    """Records every post and edit; admins and failures are set by the test."""
+
+    clock: ManualClock
+    admins: set[str] = field(default_factory=lambda: {ADMIN})
+    out: list[Sent] = field(default_factory=list)
+    fail_sends: int = 0
+    unreachable: set[str] = field(default_factory=set)
+
+    async def send(self, chat_id: str, message: OutMessage) -> str | None:
+        if self.fail_sends:
+            self.fail_sends -= 1
+            raise ConnectionError("network down")
+        if chat_id in self.unreachable:
+            raise PermissionError("bot can't initiate conversation with a user")
+        message_id = str(len(self.out) + 1)
+        self.out.append(Sent("send", chat_id, message, message_id, self.clock.now()))
+        return message_id
+
+    async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
+        self.out.append(Sent("edit", chat_id, message, message_id, self.clock.now()))
+
+    async def is_admin(self, chat_id: str, user_id: str) -> bool:
+        return user_id in self.admins
+
+    def deep_link(self, payload: str | None = None) -> str:
+        return "https://t.me/tillidsbot" + (f"?start={payload}" if payload else "")
+
+    def in_chat(self, chat_id: str) -> list[Sent]:
+        return [s for s in self.out if s.chat_id == chat_id]
+
+    def texts(self) -> list[str]:
+        return [s.message.text for s in self.out]
+
+
+@dataclass
+class World:
+    """The service under test with its clock, gateway and database file."""
+
+    service: TeamService
+    clock: ManualClock
+    gateway: RecordingGateway
+    db: Path
+
+
+@pytest.fixture
+async def world(tmp_path: Path, real_dialogues: Dialogues) -> AsyncIterator[World]:
+    clock = ManualClock(START)
+    store = await Store.open(tmp_path / "team.db")
+    gateway = RecordingGateway(clock)
+    service = TeamService(store, real_dialogues, clock, b"test-secret", gateway)
+    yield World(service, clock, gateway, tmp_path / "team.db")
+    await store.close()
+
+
+def pulse_message(world: World) -> Sent:
+    """The latest pulse message posted in the group."""
+    return [s for s in world.gateway.in_chat(GROUP)
+            if s.action == "send" and s.message.buttons and
+            s.message.buttons[0][0].data.startswith("tp:")][-1]
+
+
+def press(sent: Sent, row: int, column: int) -> str:
+    """The callback data of a button."""
+    return sent.message.buttons[row][column].data
+
+
+async def answer(world: World, member: str, trust: int, meaning: int) -> None:
+    """A member presses a trust button (1-5) and a governance button (0 yes, 1 partly, 2 no)."""
+    msg = pulse_message(world)
+    await world.service.button(GROUP, member, press(msg, 0, trust - 1))
+    await world.service.button(GROUP, member, press(msg, 1, meaning))
+
+
+async def test_only_admins_set_up(world: World) -> None:
+    await world.service.command(GROUP, "777", "setup weekly friday 13:30")
+    assert "Kun gruppens administratorer" in world.gateway.texts()[-1]
+    await world.service.command(GROUP, ADMIN, "setup weekly friday 13:30 Europe/Copenhagen da")
+    reply = world.gateway.texts()[-1]
+    assert "hver uge om fredagen kl. 13:30" in reply
+    assert "fredag 27. november kl. 13:30" in reply
+
+
+async def test_setup_in_norwegian_and_bad_words(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "setup annenhver-uke fre 07:45 Europe/Oslo nb min=4")
+    reply = world.gateway.texts()[-1]
+    assert "annenhver uke på fredager kl. 07:45 (Europe/Oslo)" in reply
+    assert "fra 4 svar" in reply
+    await world.service.command(GROUP, ADMIN, "setup weekly someday")
+    assert "«someday»" in world.gateway.texts()[-1]
+    await world.service.command(GROUP, ADMIN, "setup Mars/Olympus")
+    assert "«Mars/Olympus»" in world.gateway.texts()[-1]
+
+
+async def test_scheduled_pulse_runs_to_a_result_with_a_chart(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "setup weekly monday 09:00 Europe/Copenhagen da")
+    await world.service.tick()
+    assert not any(s.message.buttons for s in world.gateway.out)  # not due yet
+    world.clock.set(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))  # Monday 09:00 in Copenhagen
+    await world.service.tick()
+    await world.service.tick()  # a second tick must not post a second pulse
+    pulses = [s for s in world.gateway.out if s.action == "send" and s.message.buttons]
+    assert len(pulses) == 1
+    assert "Svar indtil nu: 0" in pulses[0].message.text
+    for member, trust, meaning in zip(MEMBERS, (5, 4, 4, 3, 2), (0, 0, 1, 2, 0), strict=True):
+        await answer(world, member, trust, meaning)
+    await answer(world, MEMBERS[4], 3, 1)  # changes their mind
+    edits = [s for s in world.gateway.out if s.action == "edit"]
+    assert "Svar indtil nu: 5" in edits[-1].message.text
+    assert len(edits) == 5  # one per new respondent; a changed answer edits nothing
+    world.clock.advance(timedelta(hours=48))
+    await world.service.tick()
+    closed = world.gateway.out[-2]
+    assert closed.action == "edit" and not closed.message.buttons
+    assert "5 svarede" in closed.message.text
+    result = world.gateway.out[-1]
+    assert result.action == "send" and result.message.attachments[0].kind == "photo"
+    assert result.message.attachments[0].data.startswith(b"\x89PNG")
+    text = result.message.text
+    assert "Tillidspuls #1 – resultat (5 svar)" in text
+    assert "Gennemsnit 3,8" in text
+    assert "Ja 2 · Delvist 2 · Nej 1" in text
+    assert "Til samtale i teamet:" in text
+    with sqlite3.connect(world.db) as db:  # individual answers are gone after close
+        assert db.execute("SELECT COUNT(*) FROM team_pulse_answers").fetchone()[0] == 0
+
+
+async def test_two_answers_show_nothing_three_show_a_result(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "now")
+    await answer(world, MEMBERS[0], 5, 0)
+    await answer(world, MEMBERS[1], 1, 2)
+    await world.service.command(GROUP, ADMIN, "close")
+    last = world.gateway.out[-1]
+    assert "for få svar (2)" in last.message.text and not last.message.attachments
+    assert "5" not in last.message.text.replace("#1", "").replace("(2)", "")
+    await world.service.command(GROUP, ADMIN, "now")
+    for member in MEMBERS[:3]:
+        await answer(world, member, 4, 0)
+    world.clock.advance(timedelta(hours=49))
+    await world.service.tick()
+    last = world.gateway.out[-1]
+    assert "Tillidspuls #2 – resultat (3 svar)" in last.message.text
+    assert last.message.attachments
+
+
+async def test_change_since_last_pulse_is_reported(world: World) -> None:
+    for trust in (3, 4):
+        await world.service.command(GROUP, ADMIN, "now")
+        for member in MEMBERS[:3]:
+            await answer(world, member, trust, 0 if trust == 4 else 2)
+        await world.service.command(GROUP, ADMIN, "close")
+    text = world.gateway.out[-1].message.text
+    assert "Gennemsnit 4,0 (+1,0 siden sidste puls)" in text
+    assert "+100 procentpoint" in text
+
+
+def _scenario_outputs(world: World) -> list[tuple[str, str, str]]:
+    """Every output as (action, chat, text) – attachments by size only."""
+    return [(s.action, s.chat_id, s.message.text) for s in world.gateway.out]
+
+
+async def _run_pulse(service: TeamService, gateway: RecordingGateway, clock: ManualClock,
+                     answers: list[tuple[str, int, int]]) -> None:
+    """Open a pulse, let members answer in order, close it."""
+    await service.command(GROUP, ADMIN, "now")
+    world = World(service, clock, gateway, Path())
+    for member, trust, meaning in answers:
+        await answer(world, member, trust, meaning)
+    clock.advance(timedelta(hours=48))
+    await service.tick()
+
+
+async def test_one_members_answer_changes_only_aggregates(
+        tmp_path: Path, real_dialogues: Dialogues, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    runs: list[list[tuple[str, str, str]]] = []
+    base = [(m, 4, 0) for m in MEMBERS]
+    for variant, trust in enumerate((4, 1)):
+        clock = ManualClock(START)
+        store = await Store.open(tmp_path / f"run{variant}.db")
+        gateway = RecordingGateway(clock)
+        service = TeamService(store, real_dialogues, clock, b"s", gateway)
+        answers = [*base[:2], (MEMBERS[2], trust, 2), *base[3:]]
+        await _run_pulse(service, gateway, clock, answers)
+        runs.append(_scenario_outputs(World(service, clock, gateway, Path())))
+        await store.close()
+        with sqlite3.connect(tmp_path / f"run{variant}.db") as db:
+            dump = "\n".join(db.iterdump())
+        for member in MEMBERS:
+            assert member not in dump
+    first, second = runs
+    assert len(first) == len(second)
+    differing = [i for i, (a, b) in enumerate(zip(first, second, strict=True)) if a != b]
+    assert differing == [len(first) - 1]  # only the result message differs
+    assert "Gennemsnit 3,4" in second[-1][2] and "Gennemsnit 4,0" in first[-1][2]
+    everything = "\n".join(t for run in runs for _, _, t in run) + caplog.text
+    for member in MEMBERS:
+        assert member not in everything
+
+
+async def test_live_counts_respect_the_group_budget(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "now")
+    for index in range(30):
+        await world.service.button(GROUP, f"72000{index:05d}",
+                                   press(pulse_message(world), 0, index % 5))
+    minute = [s for s in world.gateway.in_chat(GROUP) if s.at == START]
+    assert len(minute) <= GROUP_LIMIT < 20
+    world.clock.advance(timedelta(minutes=1, seconds=1))
+    await world.service.tick()
+    assert "Svar indtil nu: 30" in world.gateway.out[-1].message.text
+
+
+async def test_forged_and_stale_buttons_get_a_clear_answer(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "now")
+    data = press(pulse_message(world), 0, 2)
+    assert "hører ikke til" in await world.service.button(GROUP, "5100000001", "tp:999:t:3")
+    assert "hører ikke til" in await world.service.button("-999", "5100000001", data)
+    assert "hører ikke til" in await world.service.button(GROUP, "5100000001", "tp:1:t:12")
+    assert "hører ikke til" in await world.service.button(GROUP, "5100000001", "tp:x")
+    await world.service.command(GROUP, ADMIN, "close")
+    assert "lukket" in await world.service.button(GROUP, "5100000001", data)
+
+
+async def test_a_failed_post_is_retried_not_lost_or_doubled(world: World) -> None:
+    world.gateway.fail_sends = 1
+    with pytest.raises(ConnectionError):
+        await world.service.command(GROUP, ADMIN, "now")
+    assert not world.gateway.out
+    await world.service.tick()
+    await world.service.tick()
+    assert len([s for s in world.gateway.out if s.message.buttons]) == 1
+
+
+async def test_pause_resume_and_off(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "setup weekly monday 09:00")
+    await world.service.command(GROUP, ADMIN, "pause")
+    assert "pause" in world.gateway.texts()[-1]
+    world.clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    await world.service.tick()
+    assert not any(s.message.buttons for s in world.gateway.out)
+    await world.service.command(GROUP, ADMIN, "resume")
+    assert "mandag 7. december kl. 09:00" in world.gateway.texts()[-1]
+    await world.service.command(GROUP, ADMIN, "off")
+    await world.service.command(GROUP, ADMIN, "status")
+    assert "ingen fast tillidspuls" in world.gateway.texts()[-1]
+
+
+async def _governance_round(world: World, examples: dict[str, list[tuple[str, str]]]) -> None:
+    """Open a round and let members send examples privately through the deep link."""
+    await world.service.command(GROUP, ADMIN, "governance 2")
+    invitation = world.gateway.in_chat(GROUP)[0].message.text
+    token = invitation.split("start=")[1].split()[0]
+    for member, items in examples.items():
+        for colour, text in items:
+            assert await world.service.private_start(member, member, token)
+            intro = world.gateway.in_chat(member)[-1].message
+            button = intro.buttons[0 if colour == "red" else 1][0].data
+            await world.service.button(member, member, button)
+            assert await world.service.private_text(member, member, text)
+
+
+async def test_governance_round_merges_anonymises_and_counts_votes(world: World) -> None:
+    names = {"5100000001": "Anna", "5100000002": "Bo", "5100000003": "Cecilie", "5100000004": "Dorte"}
+    await _governance_round(world, {
+        "5100000001": [("red", "Dobbeltregistrering i omsorgssystemet"),
+                ("green", "Faglige sparringsmøder om fredagen")],
+        "5100000002": [("red", "dobbeltregistrering i omsorgssystemet!")],
+        "5100000003": [("red", "Tidsregistrering i kvarterer – spørg @anna_k")],
+        "5100000004": [("green", "Faglige sparringsmøder om fredagen")],
+    })
+    assert "Eksempler indtil nu: 5" in world.gateway.in_chat(GROUP)[-1].message.text
+    assert world.gateway.in_chat(ADMIN)[0].message.text.startswith("Du har åbnet en runde")
+    world.clock.advance(timedelta(days=2))
+    await world.service.tick()
+    vote = world.gateway.in_chat(GROUP)[-1]
+    text = vote.message.text
+    assert text.lower().count("dobbeltregistrering") == 1 and "(×2)" in text
+    assert "anna_k" not in text and "Tidsregistrering i kvarterer" in text
+    assert len(vote.message.buttons) == 2  # one row per red example
+    first = vote.message.buttons[0]
+    assert [b.data.split(":")[-1] for b in first] == ["r", "c", "a"]
+    for member, column in (("5100000001", 0), ("5100000002", 0), ("5100000003", 1), ("5100000004", 0), ("5100000005", 2)):
+        await world.service.button(GROUP, member, first[column].data)
+    await world.service.button(GROUP, "5100000005", first[1].data)  # changes their vote
+    await world.service.button(GROUP, "5100000001", vote.message.buttons[1][2].data)
+    world.clock.advance(timedelta(hours=48))
+    await world.service.tick()
+    final = world.gateway.out[-2]
+    assert final.action == "edit" and not final.message.buttons
+    assert "Fjerne 3 · Forandre 2 · Forankre 0 → Fjerne" in final.message.text
+    assert "Fjerne 0 · Forandre 0 · Forankre 1 → Forankre" in final.message.text
+    leader = world.gateway.out[-1]
+    assert leader.chat_id == ADMIN and "Resultatet af runden" in leader.message.text
+    assert "Fjerne 3 · Forandre 2" in leader.message.text
+    for sent in world.gateway.in_chat(GROUP) + world.gateway.in_chat(ADMIN):
+        for member, name in names.items():
+            assert member not in sent.message.text and name not in sent.message.text
+    with sqlite3.connect(world.db) as db:
+        dump = "\n".join(db.iterdump())
+    for member in ("5100000001", "5100000002", "5100000003", "5100000004", "5100000005"):
+        assert member not in dump
+
+
+async def test_governance_with_too_few_contributors_shows_no_examples(world: World) -> None:
+    await _governance_round(world, {"5100000001": [("red", "Kvartalsrapporten"),
+                                            ("red", "Ugeskemaet")],
+                                    "5100000002": [("green", "Morgenmødet")]})
+    await world.service.command(GROUP, ADMIN, "governance end")
+    last = world.gateway.in_chat(GROUP)[-1].message.text
+    assert "for få har sendt eksempler (2)" in last and "Kvartalsrapporten" not in last
+    assert "for få" in world.gateway.in_chat(ADMIN)[-1].message.text
+
+
+async def test_private_example_edge_cases(world: World) -> None:
+    assert not await world.service.private_text("5100000001", "5100000001", "hej")  # not ours
+    assert not await world.service.private_start("5100000001", "5100000001", "something-else")
+    assert await world.service.private_start("5100000001", "5100000001", "gov_nope")
+    assert "kender jeg ikke" in world.gateway.texts()[-1]
+    await world.service.command(GROUP, ADMIN, "governance")
+    token = world.gateway.in_chat(GROUP)[0].message.text.split("start=")[1].split()[0]
+    await world.service.private_start("5100000001", "5100000001", token)
+    assert await world.service.private_text("5100000001", "5100000001", "før farven")
+    assert "rødt eller grønt" in world.gateway.texts()[-1]
+    await world.service.button("5100000001", "5100000001", world.gateway.out[-1].message.buttons[0][0].data)
+    assert await world.service.private_text("5100000001", "5100000001", None)
+    assert "med ord" in world.gateway.texts()[-1]
+    assert await world.service.private_text("5100000001", "5100000001", "x" * 10_000)
+    assert "10000 tegn" in world.gateway.texts()[-1]
+    assert await world.service.private_text("5100000001", "5100000001", "Ugentlig statusrapport")
+    assert "gemt uden dit navn" in world.gateway.in_chat("5100000001")[-1].message.text
+    assert not await world.service.private_text("5100000001", "5100000001", "en almindelig besked")
+
+
+async def test_unreachable_leader_is_told_in_the_group(world: World) -> None:
+    world.gateway.unreachable.add(ADMIN)
+    await world.service.command(GROUP, ADMIN, "governance")
+    assert "kan ikke skrive privat til dig" in world.gateway.texts()[-1]
