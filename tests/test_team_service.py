@@ -20,6 +20,7 @@ from bot.team.service import GROUP_LIMIT, TeamService
 GROUP = "-1001"
 ADMIN = "7000000900"
 MEMBERS = ["5100000001", "5100000002", "5100000003", "5100000004", "5100000005"]
+M1, M2, M3, M4, M5 = MEMBERS
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday
 
 
@@ -297,13 +298,13 @@ async def _governance_round(world: World, examples: dict[str, list[tuple[str, st
 
 
 async def test_governance_round_merges_anonymises_and_counts_votes(world: World) -> None:
-    names = {"5100000001": "Anna", "5100000002": "Bo", "5100000003": "Cecilie", "5100000004": "Dorte"}
+    names = {M1: "Anna", M2: "Bo", M3: "Cecilie", M4: "Dorte"}
     await _governance_round(world, {
-        "5100000001": [("red", "Dobbeltregistrering i omsorgssystemet"),
+        M1: [("red", "Dobbeltregistrering i omsorgssystemet"),
                 ("green", "Faglige sparringsmøder om fredagen")],
-        "5100000002": [("red", "dobbeltregistrering i omsorgssystemet!")],
-        "5100000003": [("red", "Tidsregistrering i kvarterer – spørg @anna_k")],
-        "5100000004": [("green", "Faglige sparringsmøder om fredagen")],
+        M2: [("red", "dobbeltregistrering i omsorgssystemet!")],
+        M3: [("red", "Tidsregistrering i kvarterer – spørg @anna_k")],
+        M4: [("green", "Faglige sparringsmøder om fredagen")],
     })
     assert "Eksempler indtil nu: 5" in world.gateway.in_chat(GROUP)[-1].message.text
     assert world.gateway.in_chat(ADMIN)[0].message.text.startswith("Du har åbnet en runde")
@@ -316,10 +317,10 @@ async def test_governance_round_merges_anonymises_and_counts_votes(world: World)
     assert len(vote.message.buttons) == 2  # one row per red example
     first = vote.message.buttons[0]
     assert [b.data.split(":")[-1] for b in first] == ["r", "c", "a"]
-    for member, column in (("5100000001", 0), ("5100000002", 0), ("5100000003", 1), ("5100000004", 0), ("5100000005", 2)):
+    for member, column in ((M1, 0), (M2, 0), (M3, 1), (M4, 0), (M5, 2)):
         await world.service.button(GROUP, member, first[column].data)
-    await world.service.button(GROUP, "5100000005", first[1].data)  # changes their vote
-    await world.service.button(GROUP, "5100000001", vote.message.buttons[1][2].data)
+    await world.service.button(GROUP, M5, first[1].data)  # changes their vote
+    await world.service.button(GROUP, M1, vote.message.buttons[1][2].data)
     world.clock.advance(timedelta(hours=48))
     await world.service.tick()
     final = world.gateway.out[-2]
@@ -334,14 +335,14 @@ async def test_governance_round_merges_anonymises_and_counts_votes(world: World)
             assert member not in sent.message.text and name not in sent.message.text
     with sqlite3.connect(world.db) as db:
         dump = "\n".join(db.iterdump())
-    for member in ("5100000001", "5100000002", "5100000003", "5100000004", "5100000005"):
+    for member in MEMBERS:
         assert member not in dump
 
 
 async def test_governance_with_too_few_contributors_shows_no_examples(world: World) -> None:
-    await _governance_round(world, {"5100000001": [("red", "Kvartalsrapporten"),
+    await _governance_round(world, {M1: [("red", "Kvartalsrapporten"),
                                             ("red", "Ugeskemaet")],
-                                    "5100000002": [("green", "Morgenmødet")]})
+                                    M2: [("green", "Morgenmødet")]})
     await world.service.command(GROUP, ADMIN, "governance end")
     last = world.gateway.in_chat(GROUP)[-1].message.text
     assert "for få har sendt eksempler (2)" in last and "Kvartalsrapporten" not in last
@@ -349,23 +350,23 @@ async def test_governance_with_too_few_contributors_shows_no_examples(world: Wor
 
 
 async def test_private_example_edge_cases(world: World) -> None:
-    assert not await world.service.private_text("5100000001", "5100000001", "hej")  # not ours
-    assert not await world.service.private_start("5100000001", "5100000001", "something-else")
-    assert await world.service.private_start("5100000001", "5100000001", "gov_nope")
+    assert not await world.service.private_text(M1, M1, "hej")  # not ours
+    assert not await world.service.private_start(M1, M1, "something-else")
+    assert await world.service.private_start(M1, M1, "gov_nope")
     assert "kender jeg ikke" in world.gateway.texts()[-1]
     await world.service.command(GROUP, ADMIN, "governance")
     token = world.gateway.in_chat(GROUP)[0].message.text.split("start=")[1].split()[0]
-    await world.service.private_start("5100000001", "5100000001", token)
-    assert await world.service.private_text("5100000001", "5100000001", "før farven")
+    await world.service.private_start(M1, M1, token)
+    assert await world.service.private_text(M1, M1, "før farven")
     assert "rødt eller grønt" in world.gateway.texts()[-1]
-    await world.service.button("5100000001", "5100000001", world.gateway.out[-1].message.buttons[0][0].data)
-    assert await world.service.private_text("5100000001", "5100000001", None)
+    await world.service.button(M1, M1, world.gateway.out[-1].message.buttons[0][0].data)
+    assert await world.service.private_text(M1, M1, None)
     assert "med ord" in world.gateway.texts()[-1]
-    assert await world.service.private_text("5100000001", "5100000001", "x" * 10_000)
+    assert await world.service.private_text(M1, M1, "x" * 10_000)
     assert "10000 tegn" in world.gateway.texts()[-1]
-    assert await world.service.private_text("5100000001", "5100000001", "Ugentlig statusrapport")
-    assert "gemt uden dit navn" in world.gateway.in_chat("5100000001")[-1].message.text
-    assert not await world.service.private_text("5100000001", "5100000001", "en almindelig besked")
+    assert await world.service.private_text(M1, M1, "Ugentlig statusrapport")
+    assert "gemt uden dit navn" in world.gateway.in_chat(M1)[-1].message.text
+    assert not await world.service.private_text(M1, M1, "en almindelig besked")
 
 
 async def test_unreachable_leader_is_told_in_the_group(world: World) -> None:
