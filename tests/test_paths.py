@@ -11,7 +11,7 @@ import pytest
 from bot.dialogue import Dialogues
 from bot.features import reflection
 from tests.conftest import ROOT, TODAY
-from tests.explorer import walk
+from tests.explorer import SAMPLE_TEXT, walk
 
 PLACEHOLDER = re.compile(r"\b(TODO|FIXME|lorem|xxx|TBD)\b|\{\{|\}\}|\{%|%\}", re.IGNORECASE)
 CONTEXT = {"task": "Planlægning af personalemødet"}
@@ -60,6 +60,10 @@ def test_every_path_completes(real_dialogues: Dialogues, conversation: str) -> N
                                                               message.text)
             for summary in summaries:
                 assert "None" not in summary.text, (conversation, path.inputs, summary.text)
+            # Summaries quote the leader: whatever was typed comes back in their own words.
+            if summaries and any(step.endswith("=text") for step in path.inputs):
+                assert any(SAMPLE_TEXT in m.text for m in summaries), (conversation, lang,
+                                                                       path.inputs)
 
 
 def test_delegation_summary_quotes_the_leader(real_dialogues: Dialogues) -> None:

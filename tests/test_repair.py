@@ -129,3 +129,17 @@ async def test_broken_trust_at_checkin_leads_straight_into_repair(
     out = await service.handle_input(WHO, TextInput(text="Planen blev ikke lavet"))
     assert out[-1].kind == "prompt"
     await store.close()
+
+
+async def test_telegram_language_codes_pick_the_wording(tmp_path: Path,
+                                                        real_dialogues: Dialogues) -> None:
+    store = await Store.open(tmp_path / "bot.db")
+    service = BotService(store, real_dialogues, ManualClock(NOW))
+    expected = {"da": "Velkommen", "nb": "refleksjonspartner", "no": "refleksjonspartner",
+                "nn": "refleksjonspartner", "nb-NO": "refleksjonspartner", "en": "Welcome",
+                "en-GB": "Welcome", "de": "Velkommen", None: "Velkommen"}
+    for index, (code, word) in enumerate(expected.items()):
+        who = Who(leader_id=f"tg:{100 + index}", chat_id=str(index), language_code=code)
+        out = await service.handle_command(who, "start")
+        assert word in out[0].text, (code, out[0].text)
+    await store.close()

@@ -116,3 +116,34 @@ def test_delegation_in_the_terminal_survives_a_kill(tmp_path: Path) -> None:
     assert "Ugeplanen i børnehaven" in chat.expect("Ugeplanen i børnehaven")
     chat.say("/quit")
     assert chat.proc.wait(timeout=TIMEOUT) == 0
+
+
+def test_language_switch_in_the_terminal(tmp_path: Path) -> None:
+    chat = Chat(tmp_path / "chat.db")
+    chat.expect("[1] Før du uddelegerer")
+    chat.say("/language")
+    chat.expect("[3] English")
+    chat.say("2")
+    chat.expect("Nå snakker jeg norsk (bokmål) med deg.")
+    chat.expect("[1] Før du delegerer")
+    chat.say("/reflect")
+    chat.expect("Ukens refleksjon · Å gjøre formålet tydelig")
+    chat.say("Jeg ga teamet mer rom i turnusplanleggingen")
+    chat.expect("[5] 5")
+    chat.say("4")
+    summary = chat.expect("Neste uke kommer et nytt spørsmål")
+    assert "UKENS REFLEKSJON" in summary
+    assert "Jeg ga teamet mer rom i turnusplanleggingen" in summary
+    chat.say("/repair")
+    chat.expect("Hva skjedde")
+    # Switching mid-conversation asks the open question again in the new language.
+    chat.say("/language")
+    chat.expect("[3] English")
+    chat.say("3")
+    chat.expect("I'll speak English with you from now on.")
+    chat.expect("What happened – in your own words")
+    chat.say("The agreement on the rota was not kept")
+    chat.expect("[2] A team")
+    chat.say("/quit")
+    chat.expect("Goodbye for now.")
+    assert chat.proc.wait(timeout=TIMEOUT) == 0

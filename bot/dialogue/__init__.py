@@ -11,7 +11,7 @@ from bot.dialogue.render import Renderer
 from bot.dialogue.strings import Strings
 
 # Danish first; every wording must exist in each of these.
-LANGUAGES: tuple[str, ...] = ("da",)
+LANGUAGES: tuple[str, ...] = ("da", "nb", "en")
 
 
 @dataclass(frozen=True)

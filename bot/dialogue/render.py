@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from babel.core import UnknownLocaleError
+from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from bot.dialogue.model import Text
@@ -29,6 +32,7 @@ def make_environment(templates_dir: Path) -> Environment:
     )
     env.filters["quote"] = lambda value: f"“{str(value).strip()}”"
     env.filters["bullets"] = _bullets
+    env.filters["day"] = _day
     return env
 
 
@@ -39,6 +43,18 @@ def _bullets(values: Any) -> str:
     if isinstance(values, str):
         values = [values]
     return "\n".join(f"• {v}" for v in values)
+
+
+def _day(value: Any, lang: str = DEFAULT_LANGUAGE) -> str:
+    """An ISO date as a leader reads it in their language (7. december 2026)."""
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    try:
+        return format_date(day, format="long", locale=lang)
+    except (UnknownLocaleError, ValueError):
+        return format_date(day, format="long", locale=DEFAULT_LANGUAGE)
 
 
 def pick(text: Text, lang: str) -> str:

@@ -1,0 +1,115 @@
+"""Tone rules where a test can tell: no forbidden asks, no grading of people, no placeholders."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from bot.dialogue import Dialogues
+from bot.dialogue.model import ChoiceNode, DateNode, MultiNode, ScaleNode, TextNode
+from bot.features import reflection
+from tests.conftest import ROOT
+
+# Asking for someone's full name or health details is never allowed, in any language.
+FORBIDDEN_ASKS = re.compile(
+    r"fulde navn|fulle navn|full name|surname|efternavn|etternavn|cpr|personnummer|"
+    r"fødselsnummer|helbred|helse|health|diagnos|sygdom|sykdom|sygemeld|sykmeld|illness|"
+    r"medicin|medisin|medication",
+    re.IGNORECASE)
+# A rating must be about the leader's own practice, never a grade of a person.
+GRADING = re.compile(
+    r"\b(hvor|how)\s+(god|gode|dygtig|flink|dyktig|kompetent|competent|good|"
+    r"pålidelig|pålitelig|reliable|troværdig|trustworthy|doven|lat|lazy)\s+(er|is|are|var|was)\b",
+    re.IGNORECASE)
+OWN_PRACTICE = re.compile(r"\b(du|dig|deg|din|dine|jeres|dere|deres|you|your)\b", re.IGNORECASE)
+PLACEHOLDER = re.compile(r"\b(TODO|FIXME|TBD|lorem|ipsum|xxx+)\b", re.IGNORECASE)
+
+
+def prompts(dialogues: Dialogues) -> Iterator[tuple[str, str, str]]:
+    """(where, kind, wording) of every question the bot asks, in every language."""
+    for definition in dialogues.registry.definitions.values():
+        for node_id, node in definition.nodes.items():
+            if isinstance(node, TextNode | ChoiceNode | MultiNode | ScaleNode | DateNode):
+                for lang, text in node.prompt.items():
+                    yield f"{definition.id}.{node_id} ({lang})", node.kind, text
+    for item in reflection.load_prompts(ROOT / "dialogues" / reflection.PROMPTS_FILE,
+                                        dialogues.languages):
+        for lang in dialogues.languages:
+            yield f"reflection prompt {item.id} ({lang})", "text", item.question[lang]
+            yield f"reflection rating {item.id} ({lang})", "scale", item.rating[lang]
+
+
+def all_wording_files() -> list[Path]:
+    """Every file holding user-facing wording."""
+    return [*sorted((ROOT / "dialogues").glob("*.yaml")),
+            *sorted((ROOT / "templates").rglob("*.j2"))]
+
+
+def test_no_prompt_asks_for_full_names_or_health(real_dialogues: Dialogues) -> None:
+    asked = list(prompts(real_dialogues))
+    assert len(asked) > 100
+    for where, _, text in asked:
+        assert not FORBIDDEN_ASKS.search(text), (where, text)
+
+
+def test_questions_about_who_suggest_initials_or_a_role(real_dialogues: Dialogues) -> None:
+    for where, kind, text in prompts(real_dialogues):
+        if kind == "text" and re.search(r"\b(hvem|whom?)\b", text, re.IGNORECASE):
+            assert re.search(r"initial", text, re.IGNORECASE), (where, text)
+
+
+def test_no_rating_grades_a_person(real_dialogues: Dialogues) -> None:
+    for where, kind, text in prompts(real_dialogues):
+        if kind == "scale" and "{{" not in text:  # the weekly ratings are checked one by one
+            assert not GRADING.search(text), (where, text)
+            assert OWN_PRACTICE.search(text), (where, text)
+
+
+def test_no_placeholder_text_anywhere() -> None:
+    files = all_wording_files()
+    assert len(files) >= 20
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        match = PLACEHOLDER.search(text)
+        assert match is None, (path.name, match.group(0) if match else "")
+
+
+def test_every_wording_exists_in_every_language(real_dialogues: Dialogues) -> None:
+    assert real_dialogues.languages == ("da", "nb", "en")
+    for lang in real_dialogues.languages:
+        for name in {p.stem for p in (ROOT / "templates" / "da").glob("*.j2")}:
+            assert (ROOT / "templates" / lang / f"{name}.j2").is_file(), (lang, name)
+    for path in sorted((ROOT / "dialogues").glob("_ui*.yaml")):
+        for key, text in yaml.safe_load(path.read_text(encoding="utf-8")).items():
+            assert set(real_dialogues.languages) <= set(text), (path.name, key)
+
+
+def test_norwegian_is_not_danish_with_swapped_letters(real_dialogues: Dialogues) -> None:
+    # Words that are Danish only; real Bokmål uses its own (ikke/ennå/hva/hvordan/nå/...).
+    danish = re.compile(r"\b(ikke endnu|hvad|hvornår|medarbejder\w*|spørgsmål\w*|"
+                        r"tilliden|nu|jer)\b", re.IGNORECASE)
+    texts = [(where, text) for where, _, text in prompts(real_dialogues)
+             if where.endswith("(nb)")]
+    for path in sorted((ROOT / "dialogues").glob("*.yaml")):
+        texts.extend((path.name, t) for t in norwegian(yaml.safe_load(path.read_text("utf-8"))))
+    for path in sorted((ROOT / "templates" / "nb").glob("*.j2")):
+        texts.append((path.name, path.read_text(encoding="utf-8")))
+    assert len(texts) > 200
+    for where, text in texts:
+        assert not danish.search(text), (where, danish.search(text))
+
+
+def norwegian(data: object) -> Iterator[str]:
+    """Every value stored under an 'nb' key, anywhere in a YAML document."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "nb" and isinstance(value, str):
+                yield value
+            else:
+                yield from norwegian(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from norwegian(item)
