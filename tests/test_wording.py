@@ -113,3 +113,16 @@ def norwegian(data: object) -> Iterator[str]:
     elif isinstance(data, list):
         for item in data:
             yield from norwegian(item)
+
+
+def test_every_node_that_speaks_names_its_source(real_dialogues: Dialogues) -> None:
+    seeds = re.compile(r"\b00[0-4]\b")
+    for definition in real_dialogues.registry.definitions.values():
+        for node_id, node in definition.nodes.items():
+            speaks = getattr(node, "prompt", None) or getattr(node, "text", None) or (
+                node.kind == "summary")
+            if speaks:
+                assert node.source and seeds.search(node.source), (definition.id, node_id)
+    for item in reflection.load_prompts(ROOT / "dialogues" / reflection.PROMPTS_FILE,
+                                        real_dialogues.languages):
+        assert re.match(r"00[0-4] ", item.source), item.id
