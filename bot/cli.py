@@ -21,6 +21,19 @@ To talk to the bot right here in the terminal, run:
 To run it on Telegram, set TELEGRAM_BOT_TOKEN and run `tillidsbot run` (see README.md).
 """
 
+SOURCES_HEADER = """# Where the conversations come from
+
+Generated with `tillidsbot dialogues sources > docs/sources.md`; a test checks that it is current
+for the leader's conversations and the weekly prompts. Seeds:
+000 Vallentin 2025; 001 Bentzen, *At lede med tillid som kompas*; 002 slides on trust and
+control; 003 Eide, *Hva slags motstand kan forventes mot en tillitsreform*; 004 Væksthus for
+Ledelse, *Tillid i ledelse* (see ../shared/DOMAIN.md).
+
+## Every node that speaks, with the passage it draws on
+"""
+PROMPTS_HEADER = """## The weekly reflection rotation (dialogues/_reflection_prompts.yaml, in order)
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
@@ -32,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     dialogues = sub.add_parser("dialogues", help="check or draw the conversation files")
     dsub = dialogues.add_subparsers(dest="dialogues_command", required=True)
     dsub.add_parser("check", help="validate every conversation; exit 1 on any problem")
+    sources = dsub.add_parser("sources", help="print a Markdown table of nodes and sources")
+    sources.add_argument("--lang", default="da")
     graph = dsub.add_parser("graph", help="print a Mermaid flowchart of one conversation")
     graph.add_argument("name")
     graph.add_argument("--lang", default="da")
@@ -67,6 +82,22 @@ def dialogues_check(settings: Settings) -> int:
     return 0
 
 
+def dialogues_sources(settings: Settings, lang: str) -> int:
+    """Print docs/sources.md: every speaking node and weekly prompt with its source passage."""
+    from bot.dialogue import load_dialogues
+    from bot.dialogue.graph import sources_table
+    from bot.features import reflection
+
+    loaded = load_dialogues(settings.dialogues_dir, settings.templates_dir)
+    prompts = reflection.load_prompts(settings.dialogues_dir / reflection.PROMPTS_FILE,
+                                      loaded.languages)
+    print(SOURCES_HEADER)
+    print(sources_table(loaded.registry.definitions.values(), lang))
+    print(PROMPTS_HEADER)
+    print(reflection.prompts_table(prompts, lang), end="")
+    return 0
+
+
 def dialogues_graph(settings: Settings, name: str, lang: str) -> int:
     """Print a Mermaid flowchart."""
     from bot.dialogue import load_dialogues
@@ -97,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "dialogues":
         if args.dialogues_command == "check":
             return dialogues_check(settings)
+        if args.dialogues_command == "sources":
+            return dialogues_sources(settings, args.lang)
         return dialogues_graph(settings, args.name, args.lang)
     if args.command == "chat":
         configure_logging(settings.model_copy(update={"log_level": "WARNING"}))

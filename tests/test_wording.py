@@ -126,3 +126,19 @@ def test_every_node_that_speaks_names_its_source(real_dialogues: Dialogues) -> N
     for item in reflection.load_prompts(ROOT / "dialogues" / reflection.PROMPTS_FILE,
                                         real_dialogues.languages):
         assert re.match(r"00[0-4] ", item.source), item.id
+
+
+def test_docs_sources_lists_every_node_and_prompt(real_dialogues: Dialogues) -> None:
+    from bot.dialogue.graph import sources_table
+
+    doc = (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
+    mine = [d for d in real_dialogues.registry.definitions.values()
+            if d.id.startswith(("delegation", "repair", "reflection"))]
+    prompts = reflection.load_prompts(ROOT / "dialogues" / reflection.PROMPTS_FILE,
+                                      real_dialogues.languages)
+    rows = [*sources_table(mine).splitlines()[2:],
+            *reflection.prompts_table(prompts).splitlines()[2:]]
+    assert len(rows) > 80
+    stale = [row for row in rows if row not in doc]
+    assert not stale, "regenerate: tillidsbot dialogues sources > docs/sources.md\n" + "\n".join(
+        stale)

@@ -1,8 +1,10 @@
-"""Mermaid flowcharts of conversations, for reviews and docs."""
+"""Mermaid flowcharts and source tables of conversations, for reviews and docs."""
 
 from __future__ import annotations
 
-from bot.dialogue.model import BranchNode, ChoiceNode, Definition, EndNode, Node
+from collections.abc import Iterable
+
+from bot.dialogue.model import BranchNode, ChoiceNode, Definition, EndNode, Node, SummaryNode
 from bot.dialogue.render import pick
 
 SHAPES = {"branch": ("{", "}"), "end": ("([", "])"), "summary": ("[[", "]]"),
@@ -37,4 +39,25 @@ def mermaid(definition: Definition, lang: str = "da") -> str:
             continue
         if not isinstance(node, EndNode) and node.next:
             lines.append(f"    {node_id} --> {node.next}")
+    return "\n".join(lines) + "\n"
+
+
+def cell(text: str, limit: int = 110) -> str:
+    """One Markdown table cell: a single line, pipes escaped, long wording shortened."""
+    line = " ".join(text.split()).replace("|", "\\|")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def sources_table(definitions: Iterable[Definition], lang: str = "da") -> str:
+    """A Markdown table of every node that speaks, with the source passage it names."""
+    lines = ["| conversation | node | kind | source | wording |", "|---|---|---|---|---|"]
+    for definition in definitions:
+        for node_id, node in definition.nodes.items():
+            if node.source is None:
+                continue
+            text = getattr(node, "prompt", None) or getattr(node, "text", None) or {}
+            words = pick(text, lang) if text else (
+                f"(template {node.template})" if isinstance(node, SummaryNode) else "")
+            lines.append(f"| {definition.id} | {node_id} | {node.kind} | {cell(node.source)} | "
+                         f"{cell(words)} |")
     return "\n".join(lines) + "\n"

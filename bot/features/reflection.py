@@ -135,3 +135,14 @@ def register(service: BotService, prompts: Sequence[ReflectionPrompt]) -> None:
         return by_id[chosen].context()
 
     service.register_context(CONVERSATION, provider)
+
+
+def prompts_table(prompts: Sequence[ReflectionPrompt], lang: str = "da") -> str:
+    """A Markdown table of the rotation: order, id, kind, source and the wording."""
+    from bot.dialogue.graph import cell
+
+    lines = ["| # | prompt | kind | source | title | rating |", "|---|---|---|---|---|---|"]
+    for number, p in enumerate(prompts, start=1):
+        lines.append(f"| {number} | {p.id} | {p.kind} | {cell(p.source)} | "
+                     f"{cell(p.title.get(lang, ''))} | {cell(p.rating.get(lang, ''))} |")
+    return "\n".join(lines) + "\n"
