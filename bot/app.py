@@ -11,6 +11,7 @@ from bot.dialogue import Dialogues, load_dialogues
 from bot.features import reflection
 from bot.service import BotService
 from bot.store.db import Store
+from bot.team import feature as team_feature
 
 
 @dataclass
@@ -45,6 +46,7 @@ async def build_core(settings: Settings, clock: Clock | None = None) -> Core:
     used_clock = clock or SystemClock()
     service = BotService(store, dialogues, used_clock)
     reflection.register(service, prompts)
+    team_feature.register(service)
     return Core(settings, store, dialogues, service, used_clock)
 
 

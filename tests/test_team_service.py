@@ -373,3 +373,26 @@ async def test_unreachable_leader_is_told_in_the_group(world: World) -> None:
     world.gateway.unreachable.add(ADMIN)
     await world.service.command(GROUP, ADMIN, "governance")
     assert "kan ikke skrive privat til dig" in world.gateway.texts()[-1]
+
+
+async def test_a_draft_expires_so_later_messages_are_not_taken_as_examples(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "governance 5")
+    token = world.gateway.in_chat(GROUP)[0].message.text.split("start=")[1].split()[0]
+    await world.service.private_start(M1, M1, token)
+    assert await world.service.has_draft(M1)
+    world.clock.advance(timedelta(hours=2))
+    assert not await world.service.has_draft(M1)
+    assert not await world.service.private_text(M1, M1, "et spørgsmål til min leder")
+
+
+async def test_checkin_in_a_private_chat_points_to_the_group(tmp_path: Path) -> None:
+    from bot.app import build_core
+    from bot.config import load_settings
+    from bot.service import Who
+
+    core = await build_core(load_settings(env={}, database_path=tmp_path / "bot.db"))
+    try:
+        out = await core.service.handle_command(Who("tg:1", "1", "da"), "checkin")
+        assert "gruppechat" in out[0].text
+    finally:
+        await core.close()

@@ -352,6 +352,14 @@ async def get_draft(conn: aiosqlite.Connection, member_hash: str) -> tuple[int, 
     return None if row is None else (int(row[0]), row[1])
 
 
+async def draft_created(conn: aiosqlite.Connection, member_hash: str) -> str | None:
+    """When a member's pending example was started (or its colour chosen)."""
+    async with conn.execute("SELECT created_at FROM team_gov_drafts WHERE member_hash = ?",
+                            (member_hash,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
 async def drop_draft(conn: aiosqlite.Connection, member_hash: str) -> None:
     """Forget a member's pending example."""
     await conn.execute("DELETE FROM team_gov_drafts WHERE member_hash = ?", (member_hash,))

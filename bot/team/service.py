@@ -627,6 +627,14 @@ class TeamService:
             "team_gov_ask_text", found.language, limit=core.EXAMPLE_LIMIT)))
         return ""
 
+    async def has_draft(self, user_id: str) -> bool:
+        """Whether a member is in the middle of sending a governance example (read-only)."""
+        async with self.store.transaction() as tx:
+            draft = await repo.get_draft(tx, self._key("draft", user_id))
+            created = await repo.draft_created(tx, self._key("draft", user_id))
+        return draft is not None and created is not None and (
+            parse_iso(created) + DRAFT_LIFETIME > self.clock.now())
+
     async def private_text(self, chat_id: str, user_id: str, text: str | None) -> bool:
         """A member's example (text None: a photo, sticker…); False when no example is awaited."""
         now = self.clock.now()
@@ -635,7 +643,12 @@ class TeamService:
         added = None
         async with self.store.transaction() as tx:
             draft = await repo.get_draft(tx, draft_key)
-            if draft is None:
+            created = await repo.draft_created(tx, draft_key)
+            if draft is None or created is None:
+                return False
+            if parse_iso(created) + DRAFT_LIFETIME <= now:
+                # An hour later an ordinary message is not an example any more.
+                await repo.drop_draft(tx, draft_key)
                 return False
             found = await repo.get_round(tx, draft[0])
             if found is None or found.status != "collecting" or (
