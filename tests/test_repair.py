@@ -143,3 +143,21 @@ async def test_telegram_language_codes_pick_the_wording(tmp_path: Path,
         out = await service.handle_command(who, "start")
         assert word in out[0].text, (code, out[0].text)
     await store.close()
+
+
+async def test_bad_intent_through_the_service_stores_no_schedules(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    store = await Store.open(tmp_path / "bot.db")
+    service = BotService(store, real_dialogues, ManualClock(NOW))
+    out = await service.handle_command(WHO, "repair")
+    out = await service.handle_input(WHO, TextInput(text="Registrerede besøg, der ikke fandt sted"))
+    for value in ("team", "breach", "yes"):
+        out = await service.handle_input(WHO, _press(out, value))
+    assert any("resolut" in m.text for m in out)
+    async with store.transaction() as tx:
+        assert await repo.pending_schedules(tx, WHO.leader_id) == []
+        (thread,) = await repo.threads_of(tx, WHO.leader_id)
+        assert await repo.load_session(tx, WHO.leader_id) is None
+    assert thread.status == "finished" and thread.summary is not None
+    assert "Registrerede besøg, der ikke fandt sted" in thread.summary
+    await store.close()
