@@ -396,3 +396,48 @@ async def test_checkin_in_a_private_chat_points_to_the_group(tmp_path: Path) -> 
         assert "gruppechat" in out[0].text
     finally:
         await core.close()
+
+
+CHART_PATH = Path("/tmp/tillidsbot-team-chart.png")
+
+
+async def test_chart_shows_the_trust_score_over_past_pulses(world: World) -> None:
+    """Four weekly pulses, one below the threshold (a gap); the last result carries the chart."""
+    plan = [(3, 2), (2, 2), (4, 4), (5, 5)]  # (respondents, trust of the last respondent)
+    for respondents, trust in plan:
+        await world.service.command(GROUP, ADMIN, "now")
+        for index, member in enumerate(MEMBERS[:respondents]):
+            await answer(world, member, trust if index == respondents - 1 else 3 + index % 2,
+                         index % 3)
+        world.clock.advance(timedelta(days=7))
+        await world.service.tick()
+    result = world.gateway.out[-1]
+    assert result.message.attachments, "the last pulse is shown with its chart"
+    png = result.message.attachments[0].data
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    CHART_PATH.write_bytes(png)  # noqa: ASYNC240 - a test artefact for the issue note
+    too_few = [s for s in world.gateway.out if "for få svar" in s.message.text]
+    assert len(too_few) == 1  # the second pulse: a gap in the chart, no figures
+    assert "Tillidspuls #4 – resultat (5 svar)" in result.message.text
+
+
+async def test_the_team_tick_is_one_replaceable_coalescing_job(world: World) -> None:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from bot.team.jobs import TEAM_JOB_ID, add_team_job, team_tick
+
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    add_team_job(scheduler, world.service, 30)
+    add_team_job(scheduler, world.service, 30)  # a restart registers it again
+    scheduler.start(paused=True)
+    try:
+        jobs = scheduler.get_jobs()
+        assert [j.id for j in jobs] == [TEAM_JOB_ID]
+        assert jobs[0].coalesce and jobs[0].max_instances == 1
+        assert jobs[0].misfire_grace_time == 300
+    finally:
+        scheduler.shutdown(wait=False)
+    await world.service.command(GROUP, ADMIN, "now")
+    world.clock.advance(timedelta(days=3))
+    await team_tick(world.service)  # what the job runs closes the due pulse
+    assert "for få svar (0)" in world.gateway.texts()[-1]
