@@ -94,25 +94,13 @@ def test_norwegian_is_not_danish_with_swapped_letters(real_dialogues: Dialogues)
     texts = [(where, text) for where, _, text in prompts(real_dialogues)
              if where.endswith("(nb)")]
     for path in sorted((ROOT / "dialogues").glob("*.yaml")):
-        texts.extend((path.name, t) for t in norwegian(yaml.safe_load(path.read_text("utf-8"))))
+        texts.extend((path.name, t) for t in in_language(
+            yaml.safe_load(path.read_text("utf-8")), "nb"))
     for path in sorted((ROOT / "templates" / "nb").glob("*.j2")):
         texts.append((path.name, path.read_text(encoding="utf-8")))
     assert len(texts) > 200
     for where, text in texts:
         assert not danish.search(text), (where, danish.search(text))
-
-
-def norwegian(data: object) -> Iterator[str]:
-    """Every value stored under an 'nb' key, anywhere in a YAML document."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if key == "nb" and isinstance(value, str):
-                yield value
-            else:
-                yield from norwegian(value)
-    elif isinstance(data, list):
-        for item in data:
-            yield from norwegian(item)
 
 
 def test_every_node_that_speaks_names_its_source(real_dialogues: Dialogues) -> None:
@@ -142,3 +130,28 @@ def test_docs_sources_lists_every_node_and_prompt(real_dialogues: Dialogues) -> 
     stale = [row for row in rows if row not in doc]
     assert not stale, "regenerate: tillidsbot dialogues sources > docs/sources.md\n" + "\n".join(
         stale)
+
+
+def test_english_wording_has_no_danish_or_norwegian_letters() -> None:
+    texts: list[tuple[str, str]] = []
+    for path in sorted((ROOT / "dialogues").glob("*.yaml")):
+        texts.extend((path.name, t) for t in in_language(
+            yaml.safe_load(path.read_text("utf-8")), "en"))
+    texts.extend((p.name, p.read_text(encoding="utf-8"))
+                 for p in sorted((ROOT / "templates" / "en").glob("*.j2")))
+    assert len(texts) > 150
+    for where, text in texts:
+        assert not re.search("[æøåÆØÅ]", text), (where, text)
+
+
+def in_language(data: object, lang: str) -> Iterator[str]:
+    """Every value stored under a given language key, anywhere in a YAML document."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == lang and isinstance(value, str):
+                yield value
+            else:
+                yield from in_language(value, lang)
+    elif isinstance(data, list):
+        for item in data:
+            yield from in_language(item, lang)
