@@ -8,8 +8,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.app import Core
+    from bot.dialogue.state import Attachment
 
 NO_TOKEN_HINT = """Tillidsbot has no TELEGRAM_BOT_TOKEN set, so it will not connect to Telegram.
 
@@ -50,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     graph = dsub.add_parser("graph", help="print a Mermaid flowchart of one conversation")
     graph.add_argument("name")
     graph.add_argument("--lang", default="da")
+    backup = sub.add_parser("backup", help="copy the database consistently, even while running")
+    backup.add_argument("path", type=Path)
+    export = sub.add_parser("export", help="write everything stored about one leader to files")
+    export.add_argument("--user", required=True, help="leader id, e.g. tg:123456 (or 123456)")
+    export.add_argument("--out", type=Path, default=Path("."), help="folder for the two files")
+    forget = sub.add_parser("forget", help="delete everything stored about one leader")
+    forget.add_argument("--user", required=True, help="leader id, e.g. tg:123456 (or 123456)")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
 
 
@@ -115,6 +128,96 @@ def dialogues_graph(settings: Settings, name: str, lang: str) -> int:
     return 0
 
 
+def backup(settings: Settings, target: Path) -> int:
+    """Copy the database with the online backup API and check the copy."""
+    from bot.store.backup import backup_database
+
+    try:
+        check = backup_database(settings.database_path, target)
+    except (FileNotFoundError, OSError) as exc:
+        print(f"backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written to {target} (integrity check: {check})")
+    return 0 if check == "ok" else 1
+
+
+async def _find_leader(settings: Settings, user: str) -> tuple[Core, str | None]:
+    """Open the bot core and resolve an operator-given id ('tg:123' or a bare '123')."""
+    from bot.app import build_core
+    from bot.store import repo
+
+    core = await build_core(settings)
+    async with core.store.transaction() as tx:
+        for candidate in (user, f"tg:{user}"):
+            if await repo.get_leader(tx, candidate) is not None:
+                return core, candidate
+    return core, None
+
+
+async def _export(settings: Settings, user: str) -> tuple[str, list[Attachment]] | None:
+    """A leader's Markdown and JSON export, or None when there is no such leader."""
+    from bot.features.export import export_files
+
+    core, leader_id = await _find_leader(settings, user)
+    try:
+        if leader_id is None:
+            return None
+        async with core.store.transaction() as tx:
+            return leader_id, await export_files(tx, core.service, leader_id)
+    finally:
+        await core.close()
+
+
+def export_user(settings: Settings, user: str, out: Path) -> int:
+    """Write a leader's Markdown and JSON export to a folder and print the paths."""
+    found = asyncio.run(_export(settings, user))
+    if found is None:
+        print(f"no leader with id {user!r}", file=sys.stderr)
+        return 1
+    leader_id, files = found
+    out.mkdir(parents=True, exist_ok=True)
+    for attachment in files:
+        name = attachment.filename.replace("tillidsbot-export",
+                                           f"tillidsbot-export-{_safe(leader_id)}")
+        (out / name).write_bytes(attachment.data)
+        print(out / name)
+    return 0
+
+
+async def forget_user(settings: Settings, user: str, yes: bool) -> int:
+    """Delete everything about a leader after the operator confirms."""
+    from bot.features.forget import forget_leader, what_is_stored
+
+    core, leader_id = await _find_leader(settings, user)
+    try:
+        if leader_id is None:
+            print(f"no leader with id {user!r}", file=sys.stderr)
+            return 1
+        async with core.store.transaction() as tx:
+            counts = await what_is_stored(tx, leader_id)
+        print(f"{leader_id}: profile and settings, {counts['conversations']} conversations, "
+              f"{counts['answers']} answers, {counts['schedules']} pending scheduled messages, "
+              f"{counts['other']} other rows")
+        if not yes:
+            reply = await asyncio.to_thread(input, "Delete all of it permanently? Type 'yes': ")
+            reply = reply.strip().lower()
+            if reply != "yes":
+                print("nothing deleted")
+                return 1
+        async with core.store.transaction() as tx:
+            deleted = await forget_leader(tx, leader_id, core.forget_hooks)
+        print(f"deleted {sum(deleted.values())} rows: " +
+              ", ".join(f"{table} {count}" for table, count in sorted(deleted.items())))
+        return 0
+    finally:
+        await core.close()
+
+
+def _safe(leader_id: str) -> str:
+    """A leader id usable in a file name."""
+    return "".join(c if c.isalnum() else "-" for c in leader_id)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
@@ -131,6 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dialogues_command == "sources":
             return dialogues_sources(settings, args.lang)
         return dialogues_graph(settings, args.name, args.lang)
+    if args.command == "backup":
+        return backup(settings, args.path)
+    if args.command == "export":
+        return export_user(settings, args.user, args.out)
+    if args.command == "forget":
+        return asyncio.run(forget_user(settings, args.user, args.yes))
     if args.command == "chat":
         configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
         return asyncio.run(run_console(settings))

@@ -25,6 +25,7 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     # Keys the hashes of team members' ids (see bot/team/secret.py); never logged or exported.
     team_salt: str | None = Field(default=None, repr=False)
+    retention_days: int | None = Field(default=None, gt=0)  # unset: keep history
 
     @field_validator("log_level")
     @classmethod
@@ -43,6 +44,7 @@ ENV_NAMES = {
     "templates_dir": "TILLIDSBOT_TEMPLATES",
     "log_level": "LOG_LEVEL",
     "team_salt": "TILLIDSBOT_TEAM_SALT",
+    "retention_days": "RETENTION_DAYS",
 }
 
 

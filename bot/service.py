@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 MENU_PREFIX = "m:"
 DEFAULT_FOLLOWUP_TIME = time(9, 0)
-HISTORY_PAGE = 5
 
 # Telegram language codes -> our languages; anything else falls back to Danish.
 LANGUAGE_CODES = {"da": "da", "nb": "nb", "no": "nb", "nn": "nb", "en": "en"}
@@ -170,8 +169,6 @@ class BotService:
                 return [*intro, self.menu(lang)]
             if command == "help":
                 return [OutMessage(text=self.ui("help", lang)), *self._reprompt(state, leader)]
-            if command == "history":
-                return [*await self._history(tx, leader), *self._reprompt(state, leader)]
             if command == "language":
                 return [self._language_menu(lang)]
             if command in self.command_handlers:
@@ -350,20 +347,6 @@ class BotService:
         rows = [[Button(label=self.ui("language_name", code), data=f"{MENU_PREFIX}lang:{code}")]
                 for code in self.dialogues.languages]
         return OutMessage(text=self.ui("choose_language", lang), kind="prompt", buttons=rows)
-
-    async def _history(self, tx: aiosqlite.Connection, leader: repo.Leader) -> list[OutMessage]:
-        """The leader's latest finished conversations, newest first."""
-        lang = leader.language
-        threads = await repo.threads_of(tx, leader.leader_id, limit=HISTORY_PAGE)
-        if not threads:
-            return [OutMessage(text=self.ui("history_empty", lang))]
-        lines = []
-        for row in threads:
-            definition = self.dialogues.registry.definitions.get(row.conversation)
-            title = pick(definition.title, lang) if definition else row.conversation
-            day = (row.finished_at or row.started_at)[:10]
-            lines.append(f"{day} · {title}" + (f" — {row.headline}" if row.headline else ""))
-        return [OutMessage(text=self.ui("history_title", lang) + "\n" + "\n".join(lines))]
 
 
 def _zone(name: str) -> ZoneInfo:

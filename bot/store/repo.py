@@ -223,3 +223,28 @@ async def pending_schedules(conn: aiosqlite.Connection, leader_id: str) -> list[
          "due_at": r[5], "payload": json.loads(r[6])}
         for r in rows
     ]
+
+
+async def count_threads(conn: aiosqlite.Connection, leader_id: str,
+                        status: str | None = "finished") -> int:
+    """How many threads a leader has (of one status, by default finished)."""
+    where = "leader_id = ?" + (" AND status = ?" if status else "")
+    params: tuple[Any, ...] = (leader_id, status) if status else (leader_id,)
+    async with conn.execute(f"SELECT count(*) FROM threads WHERE {where}", params) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def schedules_of(conn: aiosqlite.Connection, leader_id: str) -> list[dict[str, Any]]:
+    """Every scheduled message of a leader, whatever its status, oldest first."""
+    async with conn.execute(
+        "SELECT id, kind, conversation, thread, tag, due_at, status, payload, created_at, "
+        "updated_at FROM schedules WHERE leader_id = ? ORDER BY due_at, id", (leader_id,)
+    ) as cur:
+        rows = await cur.fetchall()
+    return [
+        {"id": r[0], "kind": r[1], "conversation": r[2], "thread": r[3], "tag": r[4],
+         "due_at": r[5], "status": r[6], "payload": json.loads(r[7]), "created_at": r[8],
+         "updated_at": r[9]}
+        for r in rows
+    ]

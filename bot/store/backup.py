@@ -1,0 +1,37 @@
+"""A consistent copy of the live database through SQLite's online backup API."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+BUSY_MS = 5000
+
+
+def backup_database(source: Path, target: Path) -> str:
+    """Copy source to target while the bot may be writing; return the copy's integrity check.
+
+    The whole copy is one backup step under one read transaction, so it is a snapshot of a
+    single committed moment (WAL lets the bot keep writing meanwhile). It is written next to
+    the target and renamed into place, so a half-written file never appears under that name.
+    """
+    if not source.is_file():
+        raise FileNotFoundError(f"no database at {source}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    src = sqlite3.connect(str(source), timeout=BUSY_MS / 1000)
+    try:
+        dst = sqlite3.connect(str(partial))
+        try:
+            src.backup(dst, pages=-1)
+            # A standalone copy: one file, no -wal/-shm companions needed.
+            dst.execute("PRAGMA journal_mode=DELETE")
+            check = str(dst.execute("PRAGMA integrity_check").fetchone()[0])
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    os.replace(partial, target)
+    return check
