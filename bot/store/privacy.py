@@ -5,7 +5,8 @@ leader's right to access and erasure must cover those too. A row is "about a lea
 
 * a leader column (named ``leader_id`` or ``*_leader``/``leader_*``, or a foreign key to
   ``leaders``) holds the leader's id,
-* a ``chat_id`` column holds the leader's private chat id,
+* a chat column (any name containing ``chat``, e.g. ``chat_id`` or ``leader_chat``) holds the
+  leader's private chat id (on Telegram that is their user id),
 * a thread column (``thread``, ``*_thread``, ``thread_id``, or a foreign key to ``threads``)
   holds one of the leader's threads, or
 * a foreign key points at a row that is about the leader (followed to any depth).
@@ -55,6 +56,12 @@ class TableInfo:
             found = ["leader_id"]
         return found
 
+    def chat_columns(self) -> list[str]:
+        """Columns that hold a chat id (compared with the leader's private chat)."""
+        if self.name == LEADERS:
+            return []
+        return [c for c in self.columns if "chat" in c.lower()]
+
     def thread_columns(self) -> list[str]:
         """Columns that hold a conversation thread id."""
         found = [c for c in self.columns if _is_thread_column(c)]
@@ -69,6 +76,8 @@ class TableInfo:
 def _is_leader_column(name: str) -> bool:
     """Whether a column name says it holds a leader id."""
     low = name.lower()
+    if "chat" in low:
+        return False  # e.g. leader_chat holds a chat id, not a leader id
     return low == "leader_id" or low.endswith("_leader") or low.endswith("_leader_id") \
         or low.startswith("leader_")
 
@@ -152,9 +161,10 @@ def _predicate(info: TableInfo, who: Subject, schema: dict[str, TableInfo],
     for col in info.leader_columns():
         parts.append(f"{_q(col)} = ?")
         params.append(who.leader_id)
-    if who.chat_id and "chat_id" in info.columns and info.name != LEADERS:
-        parts.append('"chat_id" = ?')
-        params.append(who.chat_id)
+    if who.chat_id:
+        for col in info.chat_columns():
+            parts.append(f"CAST({_q(col)} AS TEXT) = ?")
+            params.append(who.chat_id)
     if who.threads:
         marks = ", ".join("?" for _ in who.threads)
         for col in info.thread_columns():
