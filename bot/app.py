@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.channels.base import Outbox
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue import Dialogues, load_dialogues
-from bot.features import export, forget, history, reflection, retention, trend
+from bot.features import export, forget, history, onboarding, reflection, retention, trend
 from bot.features.forget import ForgetHooks
 from bot.service import BotService
 from bot.store.db import Store
 from bot.team import feature as team_feature
+
+if TYPE_CHECKING:
+    from bot.channels.telegram import TelegramChannel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,6 +62,10 @@ def configure_logging(settings: Settings) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # PTB's debug logs include request parameters and webhook bodies (a leader's words, the
+    # base URL with the token): never below INFO, whatever LOG_LEVEL says.
+    level = logging.getLevelName(settings.log_level)
+    logging.getLogger("telegram").setLevel(max(logging.INFO, level))
 
 
 async def build_core(settings: Settings, clock: Clock | None = None) -> Core:
@@ -69,8 +83,34 @@ async def build_core(settings: Settings, clock: Clock | None = None) -> Core:
     trend.register(service)
     export.register(service)
     forget.register(service, core.forget_hooks)
+    onboarding.register(service)
     await retention.run_retention(store, used_clock, settings.retention_days)  # at start-up
     return core
+
+
+# Background services (e.g. the scheduler) started once a channel can deliver messages:
+# each gets the core and the channel's Outbox and returns the coroutine function that stops it.
+Stop = Callable[[], Awaitable[None]]
+Background = Callable[[Core, Outbox], Awaitable[Stop]]
+BACKGROUND: list[Background] = []
+
+
+def wire_telegram(channel: TelegramChannel) -> None:
+    """Telegram-only features register their group commands and buttons here."""
+
+
+async def start_background(core: Core, outbox: Outbox) -> list[Stop]:
+    """Start every background service; return their stop functions."""
+    return [await start(core, outbox) for start in BACKGROUND]
+
+
+async def stop_background(stops: list[Stop]) -> None:
+    """Stop background services in reverse order, logging (not raising) failures."""
+    for stop in reversed(stops):
+        try:
+            await stop()
+        except Exception:
+            log.exception("a background service failed to stop cleanly")
 
 
 async def run_console(settings: Settings) -> int:
@@ -83,3 +123,34 @@ async def run_console(settings: Settings) -> int:
         return await ConsoleChannel(core.service).run()
     finally:
         await core.close()
+
+
+async def run_telegram(settings: Settings, stop: asyncio.Event | None = None,
+                       clock: Clock | None = None) -> int:
+    """The bot on Telegram until stop is set (or SIGINT/SIGTERM when none is given)."""
+    from bot.channels.telegram import TelegramChannel
+
+    core = await build_core(settings, clock)
+    core.start_housekeeping()
+    try:
+        channel = TelegramChannel(core.service, settings, core.clock)
+        wire_telegram(channel)
+        stop_event = stop or _stop_on_signals()
+        async with channel.running():
+            stops = await start_background(core, channel)
+            try:
+                await stop_event.wait()
+            finally:
+                await stop_background(stops)
+        return 0
+    finally:
+        await core.close()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, for a clean shutdown."""
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, event.set)
+    return event

@@ -63,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     forget = sub.add_parser("forget", help="delete everything stored about one leader")
     forget.add_argument("--user", required=True, help="leader id, e.g. tg:123456 (or 123456)")
     forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    invite = sub.add_parser("invite", help="invite leaders to the bot on Telegram")
+    isub = invite.add_subparsers(dest="invite_command", required=True)
+    create = isub.add_parser("create", help="create an invite code (a /start link)")
+    create.add_argument("--uses", type=int, help="how many leaders may use it (default: any)")
+    create.add_argument("--note", help="your own label, e.g. a department")
+    create.add_argument("--bot", help="the bot's username, to print the whole link")
+    isub.add_parser("list", help="list invite codes and how often they were used")
+    revoke = isub.add_parser("revoke", help="stop a code from admitting anyone new")
+    revoke.add_argument("code")
     return parser
 
 
@@ -218,6 +227,49 @@ def _safe(leader_id: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in leader_id)
 
 
+async def invite_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Create, list or revoke invite codes in the bot's database."""
+    from bot.access import new_code
+    from bot.clock import SystemClock, iso
+    from bot.store import telegram as tgrepo
+    from bot.store.db import Store
+
+    if args.invite_command == "create" and args.uses is not None and args.uses < 1:
+        print("--uses must be at least 1", file=sys.stderr)
+        return 2
+    now = iso(SystemClock().now())
+    store = await Store.open(settings.database_path)
+    try:
+        async with store.transaction() as tx:
+            if args.invite_command == "create":
+                invite = await tgrepo.create_invite(tx, new_code(), args.uses, args.note, now)
+                bot = (args.bot or "YOUR_BOT").lstrip("@")
+                limit = f"{invite.max_uses} leader(s)" if invite.max_uses else "any number"
+                print(f"Invite code: {invite.code}  (usable by {limit})")
+                print(f"Send this link to the leader: https://t.me/{bot}?start={invite.code}")
+                print(f"(or they type: /start {invite.code} in a private chat with the bot)")
+                return 0
+            if args.invite_command == "list":
+                invites = await tgrepo.list_invites(tx)
+                if not invites:
+                    print("No invite codes yet. Create one with: tillidsbot invite create")
+                for i in invites:
+                    state = ("revoked" if i.revoked_at else "used up" if not i.usable
+                             else "active")
+                    limit = i.max_uses if i.max_uses is not None else "∞"
+                    note = f"  {i.note}" if i.note else ""
+                    print(f"{i.code}  {state:8} used {i.uses}/{limit}  created "
+                          f"{i.created_at[:10]}{note}")
+                return 0
+            if await tgrepo.revoke_invite(tx, args.code, now):
+                print(f"Revoked {args.code}: it admits nobody new (admitted leaders stay).")
+                return 0
+            print(f"No active invite code {args.code!r}.", file=sys.stderr)
+            return 1
+    finally:
+        await store.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
@@ -240,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return export_user(settings, args.user, args.out)
     if args.command == "forget":
         return asyncio.run(forget_user(settings, args.user, args.yes))
+    if args.command == "invite":
+        return asyncio.run(invite_command(settings, args))
     if args.command == "chat":
         configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
         return asyncio.run(run_console(settings))
@@ -249,9 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
             return asyncio.run(run_console(settings))
         configure_logging(settings)
-        from bot.app import run_telegram  # type: ignore[attr-defined]
+        from bot.app import run_telegram
 
-        return int(asyncio.run(run_telegram(settings)) or 0)
+        return asyncio.run(run_telegram(settings))
     print(NO_TOKEN_HINT)
     return 0
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# BotFather tokens look like "123456789:AAE...": digits, a colon, then URL-safe characters.
+_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+# Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and - as a webhook secret token.
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 class ConfigError(Exception):
@@ -16,7 +24,7 @@ class ConfigError(Exception):
 
 
 class Settings(BaseModel):
-    """Everything configurable; the environment variable is the field name in upper case."""
+    """Everything configurable; ENV_NAMES maps each field to its environment variable."""
 
     telegram_bot_token: str | None = Field(default=None, repr=False)
     database_path: Path = Path("tillidsbot.db")
@@ -26,6 +34,18 @@ class Settings(BaseModel):
     # Keys the hashes of team members' ids (see bot/team/secret.py); never logged or exported.
     team_salt: str | None = Field(default=None, repr=False)
     retention_days: int | None = Field(default=None, gt=0)  # unset: keep history
+    # Telegram: a self-hosted Bot API server (or the tests' stand-in) instead of api.telegram.org.
+    telegram_api_base_url: str | None = None
+    # Webhook mode when webhook_url is set; polling otherwise.
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str | None = Field(default=None, repr=False)
+    # Who may talk to the bot: invited leaders (default) or anyone (explicit open mode).
+    access_mode: Literal["invite", "open"] = "invite"
+    allowed_user_ids: frozenset[int] = frozenset()
+    # Pause between messages the bot sends in a row to one private chat (Telegram: ~1/s).
+    telegram_chat_interval: float = 1.0
 
     @field_validator("log_level")
     @classmethod
@@ -36,6 +56,78 @@ class Settings(BaseModel):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return upper
 
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token(cls, value: str | None) -> str | None:
+        """A BotFather token; the message never repeats the value (it is a secret)."""
+        if value is None:
+            return None
+        value = value.strip()
+        if not _TOKEN.match(value):
+            raise ValueError("does not look like a bot token from BotFather "
+                             "(expected digits, a colon, then letters, digits, _ or -)")
+        return value
+
+    @field_validator("telegram_api_base_url", "webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """An absolute http(s) URL."""
+        if value is None:
+            return None
+        parsed = urlparse(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.strip()
+
+    @field_validator("webhook_port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        """A TCP port."""
+        if not 1 <= value <= 65535:
+            raise ValueError("must be a port number between 1 and 65535")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        """What Telegram accepts as secret_token."""
+        if value is not None and not _SECRET.match(value):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("access_mode", mode="before")
+    @classmethod
+    def _mode(cls, value: object) -> object:
+        """Case-insensitive."""
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("allowed_user_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        """A comma- or space-separated list of numeric Telegram user ids."""
+        if not isinstance(value, str):
+            return value
+        parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+        if not all(p.isdigit() for p in parts):
+            raise ValueError("must be a comma-separated list of numeric Telegram user ids "
+                             "(e.g. 12345678,87654321)")
+        return frozenset(int(p) for p in parts)
+
+    @field_validator("telegram_chat_interval")
+    @classmethod
+    def _interval(cls, value: float) -> float:
+        """Seconds, small and non-negative."""
+        if not 0 <= value <= 10:
+            raise ValueError("must be between 0 and 10 seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_token(self) -> Settings:
+        """Webhook settings only make sense with a token."""
+        if self.webhook_url and not self.telegram_bot_token:
+            raise ValueError("WEBHOOK_URL is set but TELEGRAM_BOT_TOKEN is not")
+        return self
+
 
 ENV_NAMES = {
     "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
@@ -45,6 +137,14 @@ ENV_NAMES = {
     "log_level": "LOG_LEVEL",
     "team_salt": "TILLIDSBOT_TEAM_SALT",
     "retention_days": "RETENTION_DAYS",
+    "telegram_api_base_url": "TELEGRAM_API_BASE_URL",
+    "webhook_url": "WEBHOOK_URL",
+    "webhook_listen": "WEBHOOK_LISTEN",
+    "webhook_port": "WEBHOOK_PORT",
+    "webhook_secret": "WEBHOOK_SECRET",
+    "access_mode": "ACCESS_MODE",
+    "allowed_user_ids": "ALLOWED_USER_IDS",
+    "telegram_chat_interval": "TELEGRAM_CHAT_INTERVAL",
 }
 
 
@@ -60,6 +160,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            field = str(error["loc"][0])
-            lines.append(f"{ENV_NAMES.get(field, field)}: {error['msg']}")
+            loc = error["loc"]
+            field = str(loc[0]) if loc else ""
+            name = ENV_NAMES.get(field, field) if field else "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"{name}: {message}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

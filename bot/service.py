@@ -192,7 +192,8 @@ class BotService:
                 return await self.button_handlers[prefix](Request(tx, leader, state, rest, self))
             if state is None:
                 if isinstance(event, ButtonInput):
-                    return [OutMessage(text=self.ui("stale_button", lang), kind="error")]
+                    return [OutMessage(text=self.ui("stale_button", lang), kind="error",
+                           key="stale_button")]
                 if isinstance(event, Cancel | Back):
                     return [OutMessage(text=self.ui("nothing_active", lang)), self.menu(lang)]
                 return [OutMessage(text=self.ui("no_conversation", lang)), self.menu(lang)]
@@ -340,7 +341,8 @@ class BotService:
             state = await self._state(tx, leader)
             return [OutMessage(text=self.ui("language_set", arg)), *(
                 self._reprompt(state, leader) if state else [self.menu(arg)])]
-        return [OutMessage(text=self.ui("stale_button", lang), kind="error")]
+        return [OutMessage(text=self.ui("stale_button", lang), kind="error",
+                           key="stale_button")]
 
     def _language_menu(self, lang: str) -> OutMessage:
         """Buttons to choose the language."""

@@ -198,7 +198,7 @@ class Engine:
         """A clear reply that changes nothing."""
         text = self.strings(key, lang, **variables)
         return StepResult(state=state, status="rejected",
-                          messages=[OutMessage(text=text, kind="error")])
+                          messages=[OutMessage(text=text, kind="error", key=key)])
 
     def _button(
         self,

@@ -97,6 +97,7 @@ class OutMessage(BaseModel):
     node: str | None = None
     expects: Literal["text", "buttons", "scale", "date", "multi"] | None = None
     attachments: list[Attachment] = Field(default_factory=list)
+    key: str | None = None  # the interface wording key of an error, e.g. "stale_button"
 
 
 class Effect(BaseModel):

@@ -50,7 +50,11 @@ class Store:
         await conn.execute("PRAGMA synchronous=NORMAL")
         await conn.execute("PRAGMA busy_timeout=5000")
         store = cls(conn, db_path)
-        await store.migrate()
+        try:
+            await store.migrate()
+        except BaseException:
+            await conn.close()  # an open connection's thread would keep the process alive
+            raise
         return store
 
     async def migrate(self) -> int:

@@ -1,0 +1,58 @@
+"""Who may talk to the bot: existing leaders, listed user ids, invite codes, or open mode."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from bot.clock import Clock, iso
+from bot.config import Settings
+from bot.service import language_for
+from bot.store import repo
+from bot.store import telegram as tgrepo
+from bot.store.db import Store
+
+# Invite codes travel as Telegram /start payloads: at most 64 of A-Z, a-z, 0-9, _ and -.
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The verdict on one contact."""
+
+    allowed: bool
+    new: bool  # no leader row existed before this contact (time for the welcome)
+
+
+def new_code() -> str:
+    """A fresh, unguessable invite code (16 URL-safe characters)."""
+    return secrets.token_urlsafe(12)
+
+
+class Gate:
+    """Decides whether a person may use the bot, storing nothing about anyone refused."""
+
+    def __init__(self, store: Store, settings: Settings, clock: Clock,
+                 languages: tuple[str, ...]) -> None:
+        """Bind to the store and the access settings."""
+        self.store = store
+        self.open = settings.access_mode == "open"
+        self.allowed_ids = settings.allowed_user_ids
+        self.clock = clock
+        self.languages = languages
+
+    async def admit(self, leader_id: str, user_id: int, chat_id: str,
+                    language_code: str | None, code: str | None) -> Admission:
+        """Existing leader, listed id or open mode: allowed; a valid code admits (once)."""
+        async with self.store.transaction() as tx:
+            if await repo.get_leader(tx, leader_id) is not None:
+                return Admission(allowed=True, new=False)
+            if self.open or user_id in self.allowed_ids:
+                return Admission(allowed=True, new=True)
+            if code and CODE_PATTERN.match(code) and await tgrepo.use_invite(tx, code):
+                # The leader row is created in the same transaction as the use of the code.
+                lang = language_for(language_code, self.languages)
+                await repo.create_leader(tx, leader_id, chat_id, lang, iso(self.clock.now()))
+                return Admission(allowed=True, new=True)
+        return Admission(allowed=False, new=False)

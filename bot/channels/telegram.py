@@ -1,0 +1,740 @@
+"""Telegram through python-telegram-bot v22: a thin adapter around BotService.
+
+One update handler turns each Telegram update into a BotService call and draws the reply.
+Around it, PTB does the plumbing:
+- PerChatUpdateProcessor: one chat's updates strictly in order, different chats concurrently;
+- PacedRateLimiter: PTB's AIORateLimiter (global and group limits, 429 retry_after honoured)
+  plus ~1 message/s per private chat and retries of transient server errors;
+- telegram_updates in SQLite: a repeated update_id is processed once;
+- the Gate (bot/access.py): only admitted leaders; nothing is stored about anyone refused.
+
+Leader conversations happen only in private chats. Group commands are a registry
+(`register_group_command`, `register_group_buttons`) for features such as team check-ins.
+A command appears in Telegram's menu when the service knows it and a wording key
+`command_<name>` exists in some dialogues/_ui*.yaml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import traceback
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    BaseUpdateProcessor,
+    ContextTypes,
+    ExtBot,
+    TypeHandler,
+)
+
+from bot.access import Gate
+from bot.clock import Clock, iso
+from bot.config import Settings
+from bot.dialogue.state import Button, ButtonInput, OutMessage, TextInput
+from bot.service import BotService, Who, language_for
+from bot.store import repo
+from bot.store import telegram as tgrepo
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096  # characters in one message (counted in UTF-16 code units, as Telegram does)
+MAX_CAPTION = 1024
+COMMAND_LANGUAGES = ("da", "nb", "en")
+# The leader commands in the order Telegram's menu shows them.
+LEADER_COMMANDS = ("start", "delegate", "repair", "reflect", "history", "settings", "language",
+                   "back", "cancel", "help")
+BUILTIN_COMMANDS = frozenset({"start", "menu", "help", "history", "language", "back", "cancel"})
+# Requests that put a new message in a chat: these are paced per private chat.
+PACED_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup",
+                           "sendAnimation", "sendAudio", "sendVoice", "sendVideo",
+                           "copyMessage", "forwardMessage"})
+UPDATE_MEMORY = timedelta(days=2)  # Telegram keeps undelivered updates for 24 hours
+PRUNE_EVERY = 1000
+GROUP_START_PAYLOAD = "group"
+
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+Context = ContextTypes.DEFAULT_TYPE
+
+
+# ---- text ----------------------------------------------------------------------------------
+
+def tg_len(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split text into messages of at most limit, at paragraphs, then lines, then words."""
+    chunks = _split(text, limit, ("\n\n", "\n", " "))
+    return [chunk for chunk in chunks if chunk.strip()]
+
+
+def _split(text: str, limit: int, separators: tuple[str, ...]) -> list[str]:
+    """Greedy packing of pieces split at the first separator; finer ones for long pieces."""
+    if tg_len(text) <= limit:
+        return [text]
+    if not separators:
+        return _cut(text, limit)
+    sep, finer = separators[0], separators[1:]
+    chunks: list[str] = []
+    current = ""
+    for piece in text.split(sep):
+        for part in _split(piece, limit, finer) if tg_len(piece) > limit else [piece]:
+            candidate = f"{current}{sep}{part}" if current else part
+            if current and tg_len(candidate) > limit:
+                chunks.append(current)
+                current = part
+            else:
+                current = candidate
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _cut(text: str, limit: int) -> list[str]:
+    """Hard cuts for a single word longer than a message."""
+    chunks: list[str] = []
+    current = ""
+    for char in text:
+        if tg_len(current + char) > limit:
+            chunks.append(current)
+            current = ""
+        current += char
+    return [*chunks, current] if current else chunks
+
+
+def keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    """Buttons as an inline keyboard."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows])
+
+
+def parse_command(text: str) -> tuple[str, str | None, str] | None:
+    """'/name@bot args' -> (name, bot or None, args); None when text is not a command."""
+    stripped = text.strip()
+    if len(stripped) < 2 or not stripped.startswith("/") or stripped[1].isspace():
+        return None
+    head, _, args = stripped.partition(" ")
+    if "\n" in head:
+        head, _, more = head.partition("\n")
+        args = f"{more} {args}".strip()
+    name, _, target = head[1:].partition("@")
+    return name.lower(), (target or None), args.strip()
+
+
+# ---- ordering and rate limits --------------------------------------------------------------
+
+def chat_key(update: object) -> Hashable:
+    """Which queue an update belongs to: its chat, else its user, else its own."""
+    if isinstance(update, Update):
+        if update.effective_chat is not None:
+            return ("chat", update.effective_chat.id)
+        if update.effective_user is not None:
+            return ("user", update.effective_user.id)
+        return ("update", update.update_id)
+    return ("object", id(update))
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Updates of one chat strictly in arrival order; different chats concurrently."""
+
+    # PTB's semaphore only admits updates into do_process_update, which never waits, so updates
+    # arrive here in the order Telegram sent them. The real bound is on chats run at once.
+    ADMISSION = 1 << 20
+
+    def __init__(self, max_concurrent_chats: int = 64) -> None:
+        """Run at most max_concurrent_chats chats' updates at the same time."""
+        super().__init__(max_concurrent_updates=self.ADMISSION)
+        self._queues: dict[Hashable, deque[Awaitable[Any]]] = {}
+        self._workers: dict[Hashable, asyncio.Task[None]] = {}
+        self._running = asyncio.Semaphore(max_concurrent_chats)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Queue the update behind earlier ones of the same chat."""
+        key = chat_key(update)
+        self._queues.setdefault(key, deque()).append(coroutine)
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._drain(key), name=f"chat {key}")
+
+    async def _drain(self, key: Hashable) -> None:
+        """Process one chat's queue until it is empty."""
+        queue = self._queues[key]
+        try:
+            while queue:
+                coroutine = queue.popleft()
+                async with self._running:
+                    try:
+                        await coroutine
+                    except Exception:  # PTB's process_update reports handler errors itself
+                        log.exception("processing an update failed")
+        finally:
+            self._workers.pop(key, None)
+            if not queue:
+                self._queues.pop(key, None)
+
+    async def initialize(self) -> None:
+        """Nothing to allocate."""
+
+    async def shutdown(self) -> None:
+        """Finish every queued update."""
+        while self._workers:
+            await asyncio.gather(*self._workers.values(), return_exceptions=True)
+
+    @property
+    def busy(self) -> bool:
+        """Whether any chat still has updates queued or running."""
+        return bool(self._workers)
+
+
+class PacedRateLimiter(AIORateLimiter):
+    """AIORateLimiter plus ~1 message/s per private chat and retries of transient 5xx errors."""
+
+    def __init__(self, chat_interval: float = 1.0, max_retries: int = 3,
+                 server_retries: int = 3, backoff: float = 0.5) -> None:
+        """chat_interval seconds between messages to one private chat; retries on 429/5xx."""
+        super().__init__(max_retries=max_retries)
+        self.chat_interval = chat_interval
+        self.server_retries = server_retries
+        self.backoff = backoff
+        self._next_slot: dict[int, float] = {}
+        self._chat_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def process_request(
+        self,
+        callback: Callable[..., Any],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        """Pace sends to private chats, then let AIORateLimiter apply the Telegram limits."""
+        call = self._with_server_retries(callback, endpoint)
+        chat_id = _private_chat_id(data) if endpoint in PACED_METHODS else None
+        if chat_id is None or self.chat_interval <= 0:
+            return await super().process_request(call, args, kwargs, endpoint, data,
+                                                 rate_limit_args)
+        lock = self._chat_locks[chat_id]
+        async with lock:
+            loop = asyncio.get_running_loop()
+            wait = self._next_slot.get(chat_id, 0.0) - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                return await super().process_request(call, args, kwargs, endpoint, data,
+                                                     rate_limit_args)
+            finally:
+                self._next_slot[chat_id] = loop.time() + self.chat_interval
+                self._forget_idle(loop.time())
+
+    def _with_server_retries(self, callback: Callable[..., Any],
+                             endpoint: str) -> Callable[..., Any]:
+        """Retry a request that failed with a server or connection error (not a timeout)."""
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            for attempt in range(self.server_retries + 1):
+                try:
+                    return await callback(*args, **kwargs)
+                except NetworkError as exc:
+                    # BadRequest and TimedOut are NetworkErrors too, but a timed-out request may
+                    # have arrived (a retry could send twice) and a bad one stays bad.
+                    if type(exc) is not NetworkError or attempt == self.server_retries:
+                        raise
+                    delay = self.backoff * 2 ** attempt
+                    log.warning("Bot API %s failed with a server or network error; "
+                                "retrying in %.1f s", endpoint, delay)
+                    await asyncio.sleep(delay)
+            raise AssertionError("unreachable")
+
+        return call
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop pacing state of chats that have been quiet (keeps memory flat)."""
+        if len(self._next_slot) < 1000:
+            return
+        for chat_id, slot in list(self._next_slot.items()):
+            lock = self._chat_locks.get(chat_id)
+            if slot < now and (lock is None or not lock.locked()):
+                self._next_slot.pop(chat_id, None)
+                self._chat_locks.pop(chat_id, None)
+
+
+def _private_chat_id(data: dict[str, Any]) -> int | None:
+    """The chat id of a request to a private chat (positive ids), else None."""
+    try:
+        chat_id = int(data.get("chat_id"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return chat_id if chat_id > 0 else None
+
+
+# ---- group hooks ---------------------------------------------------------------------------
+
+@dataclass
+class GroupEvent:
+    """What a group command or group button handler gets."""
+
+    update: Update
+    context: Context
+    channel: TelegramChannel
+    args: str
+
+
+GroupHandler = Callable[[GroupEvent], Awaitable[None]]
+
+
+# ---- the channel ---------------------------------------------------------------------------
+
+class TelegramChannel:
+    """Runs BotService on Telegram; also the Outbox for messages the bot starts itself."""
+
+    def __init__(self, service: BotService, settings: Settings, clock: Clock) -> None:
+        """Bind the service to a bot token and the access rules."""
+        if not settings.telegram_bot_token:
+            raise ValueError("TELEGRAM_BOT_TOKEN is needed to run on Telegram")
+        self.service = service
+        self.settings = settings
+        self.clock = clock
+        self.gate = Gate(service.store, settings, clock, service.dialogues.languages)
+        self.group_commands: dict[str, tuple[GroupHandler, str | None]] = {}
+        self.group_buttons: dict[str, GroupHandler] = {}
+        self._send_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._claims = 0
+        self.processor = PerChatUpdateProcessor()
+        self.app: TelegramApp = self._build()
+
+    # ---- extension points for group features ----
+
+    def register_group_command(self, name: str, handler: GroupHandler,
+                               description_key: str | None = None) -> None:
+        """Handle /name in groups (e.g. /checkin); description_key puts it in the group menu."""
+        self.group_commands[name.lower()] = (handler, description_key)
+
+    def register_group_buttons(self, prefix: str, handler: GroupHandler) -> None:
+        """Route group buttons whose data starts with '<prefix>:' (args = the rest)."""
+        self.group_buttons[prefix] = handler
+
+    # ---- lifecycle ----
+
+    def _build(self) -> TelegramApp:
+        """The PTB Application with our processor, rate limiter and one update handler."""
+        settings = self.settings
+        assert settings.telegram_bot_token is not None
+        builder = (
+            Application.builder()
+            .token(settings.telegram_bot_token)
+            .concurrent_updates(self.processor)
+            .rate_limiter(PacedRateLimiter(chat_interval=settings.telegram_chat_interval))
+            .job_queue(None)  # scheduling lives in bot/schedule with its own SQLite table
+        )
+        if settings.telegram_api_base_url:
+            base = settings.telegram_api_base_url.rstrip("/")
+            builder = builder.base_url(base)
+            if base.endswith("/bot"):
+                builder = builder.base_file_url(base[: -len("/bot")] + "/file/bot")
+        app = builder.build()
+        app.add_handler(TypeHandler(Update, self._on_update))
+        app.add_error_handler(self._on_error)
+        return app
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[TelegramChannel]:
+        """Start fetching updates (webhook or polling) for the duration of the block."""
+        app, settings = self.app, self.settings
+        updater = app.updater
+        assert updater is not None
+        async with app:
+            await self.set_commands()
+            await self._prune()
+            if settings.webhook_url:
+                await updater.start_webhook(
+                    listen=settings.webhook_listen,
+                    port=settings.webhook_port,
+                    url_path=urlparse(settings.webhook_url).path.lstrip("/"),
+                    webhook_url=settings.webhook_url,
+                    secret_token=settings.webhook_secret or _random_secret(),
+                    bootstrap_retries=3,
+                )
+                log.info("receiving updates by webhook on %s:%d", settings.webhook_listen,
+                         settings.webhook_port)
+            else:
+                await updater.start_polling(bootstrap_retries=3)
+                log.info("receiving updates by polling as @%s", app.bot.username)
+            await app.start()
+            try:
+                yield self
+            finally:
+                if updater.running:
+                    await updater.stop()
+                if app.running:
+                    await app.stop()
+
+    async def set_commands(self) -> None:
+        """Register the command menus per language (private chats) and for groups."""
+        bot = self.app.bot
+        names = self.menu_commands()
+        for lang in COMMAND_LANGUAGES:
+            commands = [BotCommand(n, self.service.ui(f"command_{n}", lang)) for n in names]
+            await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(),
+                                      language_code=lang)
+        default = [BotCommand(n, self.service.ui(f"command_{n}", COMMAND_LANGUAGES[0]))
+                   for n in names]
+        await bot.set_my_commands(default, scope=BotCommandScopeAllPrivateChats())
+        await bot.set_my_commands([], scope=BotCommandScopeDefault())
+        group = [(name, key) for name, (_, key) in self.group_commands.items() if key]
+        if group:
+            for lang in COMMAND_LANGUAGES:
+                await bot.set_my_commands(
+                    [BotCommand(n, self.service.ui(k, lang)) for n, k in group],
+                    scope=BotCommandScopeAllGroupChats(), language_code=lang)
+
+    def menu_commands(self) -> list[str]:
+        """Commands the service handles and that have menu wording, in menu order."""
+        service = self.service
+        known = BUILTIN_COMMANDS | set(service.commands) | set(service.command_handlers)
+        described = {n for n in known if f"command_{n}" in service.strings.table}
+        ordered = [n for n in LEADER_COMMANDS if n in described]
+        return ordered + sorted(described - set(ordered))
+
+    # ---- the Outbox ----
+
+    async def deliver(self, chat_id: str, messages: list[OutMessage]) -> None:
+        """Send messages the bot starts itself (follow-ups, nudges); raises on failure."""
+        await self.send(int(chat_id), messages)
+
+    # ---- updates ----
+
+    async def _on_update(self, update: Update, context: Context) -> None:
+        """Every update: groups to the group handlers, private chats through the gate."""
+        if update.channel_post or update.edited_channel_post:
+            return  # the bot has nothing to say in channels
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None or user.is_bot:
+            return
+        if chat.type != ChatType.PRIVATE:
+            if await self._claim(update) is None:
+                await self._on_group(update, context)
+                await self._finish(update)
+            return
+        who = Who(leader_id=f"tg:{user.id}", chat_id=str(user.id),
+                  language_code=user.language_code)
+        command = parse_command(update.message.text) if (
+            update.message and update.message.text) else None
+        code = command[2] if command and command[0] == "start" else None
+        admission = await self.gate.admit(who.leader_id, user.id, who.chat_id,
+                                          user.language_code, code)
+        if not admission.allowed:
+            await self._refuse(update, user.language_code)
+            return
+        seen = await self._claim(update)
+        if seen == "done":
+            log.info("update %d was already handled; ignoring the repeat", update.update_id)
+            return
+        if seen == "processing":
+            # A crash interrupted this update: its input may or may not have been committed,
+            # so instead of applying it twice, show where the conversation now stands.
+            log.warning("update %d was interrupted earlier; resuming instead", update.update_id)
+            await self.send(user.id, await self.service.resume(who))
+        else:
+            await self._on_private(update, who, command, admission.new)
+        await self._finish(update)
+
+    async def _on_private(self, update: Update, who: Who,
+                          command: tuple[str, str | None, str] | None, new: bool) -> None:
+        """A leader's update in their private chat."""
+        chat_id = int(who.chat_id)
+        if update.callback_query is not None:
+            await self._on_button(update.callback_query, who)
+            return
+        if update.edited_message is not None:
+            await self._say(chat_id, who, "tg_edited")
+            return
+        message = update.message
+        if message is None:
+            return
+        if command is not None:
+            name, _, args = command
+            if name == "start":
+                start = "onboarding" if new and self._has_onboarding() else "start"
+                out = await self.service.handle_command(who, start)
+            else:
+                out = await self.service.handle_command(who, name, args)
+            await self.send(chat_id, out)
+        elif message.text is not None:
+            if new and self._has_onboarding():
+                out = await self.service.handle_command(who, "onboarding")
+            else:
+                out = await self.service.handle_input(who, TextInput(text=message.text))
+            await self.send(chat_id, out)
+        elif message.effective_attachment is not None:
+            await self._say(chat_id, who, "tg_unsupported")
+
+    async def _on_button(self, query: CallbackQuery, who: Who) -> None:
+        """A pressed inline button: answer it, step the service, edit the pressed message."""
+        user_chat = int(who.chat_id)
+        origin = query.message if isinstance(query.message, Message) else None
+        if (origin is not None and origin.chat.id != user_chat) or not query.data:
+            # A button from someone else's chat (a forged callback) or without data.
+            await self._answer(query, await self._closed_text(who))
+            return
+        out = await self.service.handle_input(who, ButtonInput(data=query.data))
+        if len(out) == 1 and out[0].key == "stale_button":
+            await self._answer(query, await self._closed_text(who))
+            if origin is not None and origin.reply_markup is not None:
+                await self._edit_markup(origin, None)
+            return
+        await self._answer(query, None)
+        if origin is None or all(m.kind == "error" for m in out):
+            await self.send(user_chat, out)  # rejected: the question stays open as it was
+            return
+        replacement = next((m for m in out if m.replace), None)
+        if replacement is not None:
+            out = [m for m in out if m is not replacement]
+            if not await self._edit(origin, replacement):
+                out.insert(0, replacement)
+        else:
+            await self._mark_chosen(origin, query.data)
+        await self.send(user_chat, out)
+
+    async def _on_group(self, update: Update, context: Context) -> None:
+        """Groups: registered group features; leader commands get a link to a private chat."""
+        query = update.callback_query
+        if query is not None:
+            prefix, _, rest = (query.data or "").partition(":")
+            handler = self.group_buttons.get(prefix)
+            if handler is not None:
+                await handler(GroupEvent(update, context, self, rest))
+            else:
+                lang = language_for(query.from_user.language_code,
+                                    self.service.dialogues.languages)
+                await self._answer(query, self.service.ui("tg_closed", lang))
+            return
+        message = update.message
+        if message is None or not message.text:
+            return
+        command = parse_command(message.text)
+        if command is None:
+            return
+        name, target, args = command
+        username = (self.app.bot.username or "").lower()
+        if target is not None and target.lower() != username:
+            return  # addressed to another bot in the group
+        group_command = self.group_commands.get(name)
+        if group_command is not None:
+            await group_command[0](GroupEvent(update, context, self, args))
+        elif name in self.menu_commands() or name in self.service.commands:
+            await self._private_link(message)
+
+    async def _private_link(self, message: Message) -> None:
+        """Answer a leader command in a group with a deep link to a private chat."""
+        user = message.from_user
+        lang = language_for(user.language_code if user else None,
+                            self.service.dialogues.languages)
+        link = f"https://t.me/{self.app.bot.username}?start={GROUP_START_PAYLOAD}"
+        markup = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(self.service.ui("tg_open_private", lang), url=link)]])
+        await self.app.bot.send_message(message.chat.id, self.service.ui("tg_private_only", lang),
+                                        reply_markup=markup)
+
+    async def _refuse(self, update: Update, language_code: str | None) -> None:
+        """A polite refusal in the person's language; nothing about them is stored."""
+        user = update.effective_user
+        assert user is not None
+        lang = language_for(language_code, self.service.dialogues.languages)
+        text = self.service.ui("tg_refused", lang)
+        log.info("refused update %d from a person who is not an admitted leader",
+                 update.update_id)
+        if update.callback_query is not None:
+            await self._answer(update.callback_query, self.service.ui("tg_closed", lang))
+        if update.edited_message is None:
+            await self.app.bot.send_message(user.id, text)
+
+    async def _on_error(self, update: object, context: Context) -> None:
+        """Log the update id and the error's type and place, tell the leader, keep their place."""
+        error = context.error
+        update_id = update.update_id if isinstance(update, Update) else None
+        # Only the type and the stack: an exception's message may quote what the leader wrote.
+        stack = "".join(traceback.format_tb(error.__traceback__)) if error else ""
+        log.error("update %s failed with %s\n%s", update_id, type(error).__name__, stack)
+        if not isinstance(update, Update):
+            return
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None or chat.type != ChatType.PRIVATE:
+            await self._finish(update)
+            return
+        if isinstance(error, Forbidden):
+            await self._finish(update)
+            return  # the leader blocked the bot: nothing can reach them
+        who = Who(leader_id=f"tg:{user.id}", chat_id=str(user.id),
+                  language_code=user.language_code)
+        try:
+            async with self.service.store.transaction() as tx:
+                leader = await repo.get_leader(tx, who.leader_id)
+            if leader is not None:
+                sorry = OutMessage(text=self.service.ui("tg_error", leader.language))
+                await self.send(user.id, [sorry, *await self.service.resume(who)])
+        except Exception as exc:  # reporting must never raise out of the error handler
+            log.error("could not tell the leader about the failed update %s: %s", update_id,
+                      type(exc).__name__)
+        finally:
+            await self._finish(update)
+
+    # ---- helpers ----
+
+    def _has_onboarding(self) -> bool:
+        """Whether a feature registered the first-contact conversation."""
+        return "onboarding" in self.service.command_handlers
+
+    async def _claim(self, update: Update) -> str | None:
+        """Record the update as in progress; its earlier status if it was seen before."""
+        async with self.service.store.transaction() as tx:
+            seen = await tgrepo.claim_update(tx, self.app.bot.id, update.update_id,
+                                             iso(self.clock.now()))
+        self._claims += 1
+        if self._claims % PRUNE_EVERY == 0:
+            await self._prune()
+        return seen
+
+    async def _finish(self, update: Update) -> None:
+        """Record that the update was handled and its replies sent."""
+        async with self.service.store.transaction() as tx:
+            await tgrepo.finish_update(tx, self.app.bot.id, update.update_id)
+
+    async def _prune(self) -> None:
+        """Forget update ids older than Telegram could redeliver."""
+        async with self.service.store.transaction() as tx:
+            await tgrepo.prune_updates(tx, iso(self.clock.now() - UPDATE_MEMORY))
+
+    async def _closed_text(self, who: Who) -> str:
+        """'This question is closed' in the leader's language."""
+        return self.service.ui("tg_closed", await self.service.language_of(who))
+
+    async def _say(self, chat_id: int, who: Who, key: str) -> None:
+        """A short reply from the interface wording, changing nothing."""
+        text = self.service.ui(key, await self.service.language_of(who))
+        await self.send(chat_id, [OutMessage(text=text)])
+
+    async def _answer(self, query: CallbackQuery, text: str | None) -> None:
+        """Answer a callback query (stops the button's spinner); old queries are ignored."""
+        try:
+            await query.answer(text=text)
+        except BadRequest as exc:
+            log.info("could not answer a callback query: %s", type(exc).__name__)
+
+    async def _mark_chosen(self, origin: Message, data: str) -> None:
+        """Remove the pressed message's buttons and show which one was chosen."""
+        label = _label_of(origin, data)
+        text = origin.text or ""
+        if label and text and tg_len(f"{text}\n\n→ {label}") <= MAX_TEXT:
+            try:
+                await origin.edit_text(f"{text}\n\n→ {label}", reply_markup=None,
+                                       link_preview_options=LinkPreviewOptions(is_disabled=True))
+                return
+            except BadRequest as exc:
+                log.info("could not edit a pressed message: %s", type(exc).__name__)
+        await self._edit_markup(origin, None)
+
+    async def _edit(self, origin: Message, message: OutMessage) -> bool:
+        """Edit a prompt in place (multi-choice toggles); False if Telegram refused."""
+        if tg_len(message.text) > MAX_TEXT or message.attachments:
+            return False
+        try:
+            await origin.edit_text(message.text, reply_markup=keyboard(message.buttons),
+                                   link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return True
+            log.info("could not edit a prompt in place: %s", type(exc).__name__)
+            return False
+        return True
+
+    async def _edit_markup(self, origin: Message, markup: InlineKeyboardMarkup | None) -> None:
+        """Replace a message's buttons, ignoring messages Telegram no longer lets us edit."""
+        try:
+            await origin.edit_reply_markup(reply_markup=markup)
+        except BadRequest as exc:
+            log.info("could not edit a message's buttons: %s", type(exc).__name__)
+
+    async def send(self, chat_id: int, messages: list[OutMessage]) -> None:
+        """Draw messages: plain text (no parse mode, so nothing the leader wrote is markup),
+        split at 4096 characters, buttons as an inline keyboard, attachments as files."""
+        bot = self.app.bot
+        async with self._send_locks[chat_id]:
+            for message in messages:
+                await self._send_one(bot, chat_id, message)
+
+    async def _send_one(self, bot: ExtBot[Any], chat_id: int, message: OutMessage) -> None:
+        """One OutMessage: text chunks, then attachments; buttons go on the last part."""
+        markup = keyboard(message.buttons)
+        chunks = split_text(message.text)
+        parts = len(chunks) + len(message.attachments)
+        sent = 0
+        no_preview = LinkPreviewOptions(is_disabled=True)
+        for chunk in chunks:
+            sent += 1
+            await bot.send_message(chat_id, chunk, reply_markup=markup if sent == parts else None,
+                                   link_preview_options=no_preview)
+        for attachment in message.attachments:
+            sent += 1
+            caption = attachment.caption or None
+            long_caption = caption if caption and tg_len(caption) > MAX_CAPTION else None
+            if long_caption:
+                caption = None
+            last = sent == parts and not long_caption
+            document = InputFile(attachment.data, filename=attachment.filename)
+            if attachment.kind == "photo":
+                await bot.send_photo(chat_id, document, caption=caption,
+                                     reply_markup=markup if last else None)
+            else:
+                await bot.send_document(chat_id, document, caption=caption,
+                                        reply_markup=markup if last else None)
+            if long_caption:
+                pieces = split_text(long_caption)
+                for index, piece in enumerate(pieces):
+                    final = sent == parts and index == len(pieces) - 1
+                    await bot.send_message(chat_id, piece, reply_markup=markup if final else None,
+                                           link_preview_options=no_preview)
+
+
+def _label_of(message: Message, data: str) -> str | None:
+    """The label of the button with this callback data on a message."""
+    markup = message.reply_markup
+    if markup is None:
+        return None
+    for row in markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == data:
+                return button.text
+    return None
+
+
+def _random_secret() -> str:
+    """A webhook secret for this run when none was configured."""
+    return secrets.token_urlsafe(32)

@@ -1,0 +1,97 @@
+"""Queries for the Telegram channel: handled update ids and invite codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+
+async def claim_update(conn: aiosqlite.Connection, bot_id: int, update_id: int,
+                       now: str) -> str | None:
+    """Record an update as being processed; return its earlier status if it was seen before."""
+    async with conn.execute(
+        "SELECT status FROM telegram_updates WHERE bot_id = ? AND update_id = ?",
+        (bot_id, update_id),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is not None:
+        return str(row[0])
+    await conn.execute(
+        "INSERT INTO telegram_updates (bot_id, update_id, status, seen_at) "
+        "VALUES (?, ?, 'processing', ?)", (bot_id, update_id, now))
+    return None
+
+
+async def finish_update(conn: aiosqlite.Connection, bot_id: int, update_id: int) -> None:
+    """Mark an update as fully handled (its replies were sent)."""
+    await conn.execute(
+        "UPDATE telegram_updates SET status = 'done' WHERE bot_id = ? AND update_id = ?",
+        (bot_id, update_id))
+
+
+async def prune_updates(conn: aiosqlite.Connection, before: str) -> int:
+    """Forget update ids seen before an instant (Telegram redelivers for at most a day)."""
+    cur = await conn.execute("DELETE FROM telegram_updates WHERE seen_at < ?", (before,))
+    return cur.rowcount
+
+
+async def update_status(conn: aiosqlite.Connection, bot_id: int, update_id: int) -> str | None:
+    """The stored status of one update, if any."""
+    async with conn.execute(
+        "SELECT status FROM telegram_updates WHERE bot_id = ? AND update_id = ?",
+        (bot_id, update_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+@dataclass
+class Invite:
+    """An invite code and how much it was used."""
+
+    code: str
+    max_uses: int | None
+    uses: int
+    note: str | None
+    created_at: str
+    revoked_at: str | None
+
+    @property
+    def usable(self) -> bool:
+        """Not revoked and not used up."""
+        return self.revoked_at is None and (self.max_uses is None or self.uses < self.max_uses)
+
+
+async def create_invite(conn: aiosqlite.Connection, code: str, max_uses: int | None,
+                        note: str | None, now: str) -> Invite:
+    """Store a new invite code."""
+    await conn.execute(
+        "INSERT INTO invites (code, max_uses, uses, note, created_at) VALUES (?, ?, 0, ?, ?)",
+        (code, max_uses, note, now))
+    return Invite(code, max_uses, 0, note, now, None)
+
+
+async def list_invites(conn: aiosqlite.Connection) -> list[Invite]:
+    """Every invite, newest first."""
+    async with conn.execute(
+        "SELECT code, max_uses, uses, note, created_at, revoked_at FROM invites "
+        "ORDER BY created_at DESC, rowid DESC"
+    ) as cur:
+        rows = await cur.fetchall()
+    return [Invite(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+async def revoke_invite(conn: aiosqlite.Connection, code: str, now: str) -> bool:
+    """Revoke a code; False if there is no such (unrevoked) code."""
+    cur = await conn.execute(
+        "UPDATE invites SET revoked_at = ? WHERE code = ? AND revoked_at IS NULL", (now, code))
+    return cur.rowcount == 1
+
+
+async def use_invite(conn: aiosqlite.Connection, code: str) -> bool:
+    """Count one use of a code if it is still usable; False otherwise."""
+    cur = await conn.execute(
+        "UPDATE invites SET uses = uses + 1 WHERE code = ? AND revoked_at IS NULL "
+        "AND (max_uses IS NULL OR uses < max_uses)", (code,))
+    return cur.rowcount == 1

@@ -1,0 +1,80 @@
+"""End to end: the real `tillidsbot run` process against the Bot API stand-in on 127.0.0.1.
+
+A leader is invited with `tillidsbot invite create`, opens the link (/start CODE), answers the
+first-contact questions and the pre-delegation check by pressing inline buttons and typing;
+the bot is killed mid-conversation, restarted, and the conversation continues from the same
+question until the summary arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from bot.dialogue import Dialogues
+from tests.botapi_standin import BotApiStandIn
+from tests.conftest import ROOT
+from tests.tgkit import SAMPLE_ANSWERS, BotProcess, Phone, bot_command, query, walk
+
+
+async def invite(db: Path, *args: str) -> str:
+    """Create an invite code with the real CLI; return the code it printed."""
+    proc = await asyncio.create_subprocess_exec(
+        *bot_command(), "--db", str(db), "invite", "create", *args, cwd=ROOT,
+        env={**os.environ}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode()
+    first = out.decode().splitlines()[0]
+    assert first.startswith("Invite code: ")
+    return first.split()[2]
+
+
+async def test_invited_leader_finishes_the_delegation_check_across_a_crash(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    db = tmp_path / "bot.db"
+    code = await invite(db, "--uses", "1")
+    ui = real_dialogues.strings
+    async with BotApiStandIn() as api:
+        bot = await BotProcess(api, db).start()
+        leader = api.user(4242, "Lene", "da")
+        phone = Phone(api, db, leader)
+
+        await phone.say(f"/start {code}")
+        assert ui("welcome", "da") in phone.texts_since(0)
+        assert query(db, "SELECT leader_id FROM leaders") == [("tg:4242",)]
+        await phone.press()  # language
+        await phone.press()  # time zone
+        assert phone.last()["text"] == ui("menu", "da")
+
+        await phone.say("/delegate")
+        typed = await walk(phone, real_dialogues, steps=4)
+        question = phone.last()["text"]
+        step = phone.step()
+        assert step is not None
+
+        await bot.kill()
+        first_log = bot.output
+        bot = await BotProcess(api, db).start()
+        mark = phone.mark()
+        await phone.say("/start")
+        after_restart = phone.texts_since(mark)
+        assert after_restart == [ui("welcome", "da"), ui("resume", "da"), question]
+        assert phone.step() == step
+
+        typed += await walk(phone, real_dialogues)
+        assert typed[0] == SAMPLE_ANSWERS[0]
+        summary = [t for t in phone.texts_since(mark) if typed[0] in t and typed[1] in t]
+        assert summary, "the summary quoting the leader's own words never arrived"
+        rows = query(db, "SELECT status, summary IS NOT NULL FROM threads "
+                         "WHERE conversation = 'delegation'")
+        assert rows == [("finished", 1)]
+        assert await bot.stop() == 0
+
+    transcript = "\n".join(api.transcript(leader.id))
+    (tmp_path / "transcript.txt").write_text(transcript, encoding="utf-8")
+    print(transcript)
+    logs = first_log + bot.output
+    assert "receiving updates by polling" in logs
+    assert api.token.split(":")[1] not in logs, "the token reached the log"
+    assert typed[0] not in logs, "a leader's words reached the log"
