@@ -256,9 +256,9 @@ async def invite_command(settings: Settings, args: argparse.Namespace) -> int:
                 for i in invites:
                     state = ("revoked" if i.revoked_at else "used up" if not i.usable
                              else "active")
-                    limit = i.max_uses if i.max_uses is not None else "∞"
+                    cap = str(i.max_uses) if i.max_uses is not None else "∞"
                     note = f"  {i.note}" if i.note else ""
-                    print(f"{i.code}  {state:8} used {i.uses}/{limit}  created "
+                    print(f"{i.code}  {state:8} used {i.uses}/{cap}  created "
                           f"{i.created_at[:10]}{note}")
                 return 0
             if await tgrepo.revoke_invite(tx, args.code, now):
