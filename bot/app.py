@@ -95,13 +95,18 @@ Background = Callable[[Core, Outbox], Awaitable[Stop]]
 BACKGROUND: list[Background] = []
 
 
-def wire_telegram(channel: TelegramChannel) -> None:
-    """Telegram-only features register their group commands and buttons here."""
+def wire_telegram(channel: TelegramChannel) -> list[Background]:
+    """Telegram-only features register their group commands and buttons here; they may return
+    background services to start with the channel."""
+    from bot.team.telegram import wire as wire_team
+
+    return [wire_team(channel)]
 
 
-async def start_background(core: Core, outbox: Outbox) -> list[Stop]:
+async def start_background(core: Core, outbox: Outbox,
+                           extra: list[Background] | None = None) -> list[Stop]:
     """Start every background service; return their stop functions."""
-    return [await start(core, outbox) for start in BACKGROUND]
+    return [await start(core, outbox) for start in [*BACKGROUND, *(extra or [])]]
 
 
 async def stop_background(stops: list[Stop]) -> None:
@@ -134,10 +139,10 @@ async def run_telegram(settings: Settings, stop: asyncio.Event | None = None,
     core.start_housekeeping()
     try:
         channel = TelegramChannel(core.service, settings, core.clock)
-        wire_telegram(channel)
+        features = wire_telegram(channel)
         stop_event = stop or _stop_on_signals()
         async with channel.running():
-            stops = await start_background(core, channel)
+            stops = await start_background(core, channel, features)
             try:
                 await stop_event.wait()
             finally:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import run_telegram
+from bot.clock import Clock
 from bot.config import load_settings
 from bot.dialogue import Dialogues
 from tests.botapi_standin import BotApiStandIn, User
@@ -75,10 +76,12 @@ def env_for(api: BotApiStandIn, db: Path, **extra: str) -> dict[str, str]:
 class InProcessBot:
     """`run_telegram` as a task in the test's event loop."""
 
-    def __init__(self, api: BotApiStandIn, db: Path, **env: str) -> None:
-        """Configure from the stand-in plus extra environment variables."""
+    def __init__(self, api: BotApiStandIn, db: Path, clock: Clock | None = None,
+                 **env: str) -> None:
+        """Configure from the stand-in plus extra environment variables (and a test clock)."""
         self.api = api
         self.db = db
+        self.clock = clock
         self.settings = load_settings(env=env_for(api, db, **env))
         self.stop_event = asyncio.Event()
         self.task: asyncio.Task[int] | None = None
@@ -86,7 +89,8 @@ class InProcessBot:
     async def __aenter__(self) -> InProcessBot:
         """Start and wait until the bot polls (or has set its webhook)."""
         polls = self.api.polls
-        self.task = asyncio.create_task(run_telegram(self.settings, self.stop_event))
+        self.task = asyncio.create_task(run_telegram(self.settings, self.stop_event,
+                                                     self.clock))
         webhook = bool(self.settings.webhook_url)
         await until(lambda: (self.api.webhook is not None if webhook else self.api.polls > polls)
                     or self.task.done(), what="the bot to start")  # type: ignore[union-attr]

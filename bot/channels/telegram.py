@@ -25,7 +25,7 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from telegram import (
@@ -310,6 +310,19 @@ class GroupEvent:
 GroupHandler = Callable[[GroupEvent], Awaitable[None]]
 
 
+class PrivateFeature(Protocol):
+    """A feature that takes some private updates before the gate, from people who need not be
+    leaders (e.g. team members sending a governance example through a group's deep link)."""
+
+    async def wants(self, update: Update) -> bool:
+        """Whether this private update is the feature's (read-only)."""
+        ...
+
+    async def handle(self, update: Update) -> None:
+        """Handle it (at most once: the update id is claimed first)."""
+        ...
+
+
 # ---- the channel ---------------------------------------------------------------------------
 
 class TelegramChannel:
@@ -325,6 +338,7 @@ class TelegramChannel:
         self.gate = Gate(service.store, settings, clock, service.dialogues.languages)
         self.group_commands: dict[str, tuple[GroupHandler, str | None]] = {}
         self.group_buttons: dict[str, GroupHandler] = {}
+        self.private_features: list[PrivateFeature] = []
         self._send_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._claims = 0
         self.processor = PerChatUpdateProcessor()
@@ -340,6 +354,10 @@ class TelegramChannel:
     def register_group_buttons(self, prefix: str, handler: GroupHandler) -> None:
         """Route group buttons whose data starts with '<prefix>:' (args = the rest)."""
         self.group_buttons[prefix] = handler
+
+    def register_private_feature(self, feature: PrivateFeature) -> None:
+        """Let a feature take matching private updates before the leader gate."""
+        self.private_features.append(feature)
 
     # ---- lifecycle ----
 
@@ -443,6 +461,12 @@ class TelegramChannel:
                 await self._on_group(update, context)
                 await self._finish(update)
             return
+        for feature in self.private_features:
+            if await feature.wants(update):
+                if await self._claim(update) is None:
+                    await feature.handle(update)
+                    await self._finish(update)
+                return
         who = Who(leader_id=f"tg:{user.id}", chat_id=str(user.id),
                   language_code=user.language_code)
         command = parse_command(update.message.text) if (

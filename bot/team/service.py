@@ -7,6 +7,7 @@ never stored, logged or shown.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -118,6 +119,9 @@ class TeamService:
         self._secret = secret
         self.gateway = gateway
         self.pacer = GroupPacer(clock)
+        # Live counts are edited from button presses and from the tick; one at a time, so the
+        # same count is never sent twice (Telegram rejects an edit that changes nothing).
+        self._count_lock = asyncio.Lock()
 
     # ---- small helpers -----------------------------------------------------------------------
 
@@ -418,6 +422,11 @@ class TeamService:
 
     async def _show_count(self, pulse_id: int) -> None:
         """Edit the pulse message to the current respondent count, if the budget allows."""
+        async with self._count_lock:
+            await self._show_count_now(pulse_id)
+
+    async def _show_count_now(self, pulse_id: int) -> None:
+        """The edit itself (under the count lock)."""
         async with self.store.transaction() as tx:
             pulse = await repo.get_pulse(tx, pulse_id)
             if pulse is None or pulse.status != "open":
@@ -687,6 +696,11 @@ class TeamService:
 
     async def _show_examples(self, round_id: int) -> None:
         """Edit the invitation to the current number of examples, if the budget allows."""
+        async with self._count_lock:
+            await self._show_examples_now(round_id)
+
+    async def _show_examples_now(self, round_id: int) -> None:
+        """The edit itself (under the count lock)."""
         async with self.store.transaction() as tx:
             found = await repo.get_round(tx, round_id)
             if found is None or found.status != "collecting":

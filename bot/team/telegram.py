@@ -1,0 +1,191 @@
+"""Team check-ins on Telegram: the gateway (posts, edits, getChatMember) and the hooks that
+route group commands, group buttons and members' private examples to the TeamService."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import BadRequest
+
+from bot.channels.base import Outbox
+from bot.channels.telegram import GroupEvent, TelegramChannel, parse_command
+from bot.dialogue.state import Button, OutMessage
+from bot.team.jobs import add_team_job
+from bot.team.secret import load_secret
+from bot.team.service import TeamService
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+log = logging.getLogger(__name__)
+
+ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def _keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    """Buttons as an inline keyboard."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows])
+
+
+class TelegramTeamGateway:
+    """Posts and edits through the application's bot (and so through its rate limiter)."""
+
+    def __init__(self, bot: Bot) -> None:
+        """Wrap the running application's bot."""
+        self.bot = bot
+
+    async def send(self, chat_id: str, message: OutMessage) -> str | None:
+        """One message: a photo carries the text as its caption, else plain text (no markup,
+        so nothing a member wrote can turn into formatting)."""
+        markup = _keyboard(message.buttons)
+        photo = next((a for a in message.attachments if a.kind == "photo"), None)
+        if photo is not None:
+            sent = await self.bot.send_photo(
+                int(chat_id), InputFile(photo.data, filename=photo.filename),
+                caption=message.text or None, reply_markup=markup)
+        else:
+            sent = await self.bot.send_message(int(chat_id), message.text, reply_markup=markup,
+                                               link_preview_options=NO_PREVIEW)
+        return str(sent.message_id)
+
+    async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
+        """Replace a message's text and buttons; an unchanged message is not an error."""
+        try:
+            await self.bot.edit_message_text(
+                message.text, chat_id=int(chat_id), message_id=int(message_id),
+                reply_markup=_keyboard(message.buttons), link_preview_options=NO_PREVIEW)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+
+    async def is_admin(self, chat_id: str, user_id: str) -> bool:
+        """getChatMember: the group's creator or an administrator."""
+        member = await self.bot.get_chat_member(int(chat_id), int(user_id))
+        return member.status in ADMIN_STATUSES
+
+    def deep_link(self, payload: str | None = None) -> str:
+        """t.me/<bot>?start=<payload>: opens the private chat with the bot."""
+        return f"https://t.me/{self.bot.username}" + (f"?start={payload}" if payload else "")
+
+
+class TeamTelegram:
+    """Connects a TeamService to the Telegram channel."""
+
+    def __init__(self, team: TeamService, channel: TelegramChannel) -> None:
+        """Attach the gateway and register the group command, buttons and the private hook."""
+        self.team = team
+        self.channel = channel
+        team.gateway = TelegramTeamGateway(channel.app.bot)
+        channel.register_group_command("checkin", self.on_checkin, "team_command_checkin")
+        for prefix in ("tp", "tv"):
+            channel.register_group_buttons(prefix, self.on_group_button)
+        channel.register_private_feature(self)
+
+    async def on_checkin(self, event: GroupEvent) -> None:
+        """/checkin … in a group."""
+        update = event.update
+        chat, user, message = update.effective_chat, update.effective_user, update.message
+        if chat is None or user is None:
+            return
+        # An anonymous administrator writes as the group itself; Telegram vouches for that.
+        admin = True if message is not None and message.sender_chat is not None and (
+            message.sender_chat.id == chat.id) else None
+        await self.team.command(str(chat.id), str(user.id), event.args, user.language_code,
+                                is_admin=admin)
+
+    async def on_group_button(self, event: GroupEvent) -> None:
+        """A pulse answer or a vote: the confirmation goes to the presser only."""
+        query = event.update.callback_query
+        if query is None or query.message is None:
+            return
+        text = await self.team.button(str(query.message.chat.id), str(query.from_user.id),
+                                      query.data or "")
+        await _answer(query, text)
+
+    # ---- private chats: members sending governance examples, who need not be leaders ----
+
+    async def wants(self, update: Update) -> bool:
+        """Whether a private update belongs to a governance round (read-only check)."""
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None or chat.type != ChatType.PRIVATE:
+            return False
+        query = update.callback_query
+        if query is not None:
+            return (query.data or "").startswith("tg:")
+        message = update.message
+        if message is None:
+            return False
+        command = parse_command(message.text) if message.text else None
+        if command is not None:
+            return command[0] == "start" and command[2].startswith("gov_")
+        return await self.team.has_draft(str(user.id))
+
+    async def handle(self, update: Update) -> None:
+        """Take a member's deep-link start, colour choice or example."""
+        user = update.effective_user
+        assert user is not None
+        uid = str(user.id)
+        query = update.callback_query
+        if query is not None:
+            await _answer(query, await self.team.button(uid, uid, query.data or ""))
+            return
+        message = update.message
+        if message is None:
+            return
+        command = parse_command(message.text) if message.text else None
+        if command is not None:
+            await self.team.private_start(uid, uid, command[2])
+            return
+        await self.team.private_text(uid, uid, message.text)
+
+
+async def _answer(query: Any, text: str) -> None:
+    """Answer a callback query; a query too old to answer is not an error."""
+    try:
+        await query.answer(text=text or None)
+    except BadRequest as exc:
+        log.info("could not answer a callback query: %s", type(exc).__name__)
+
+
+Stop = Callable[[], Awaitable[None]]
+
+
+def wire(channel: TelegramChannel) -> Callable[[Core, Outbox], Awaitable[Stop]]:
+    """Set team check-ins up on a channel; returns the background service that ticks them."""
+    service = channel.service
+    team = TeamService(service.store, service.dialogues, channel.clock,
+                       load_secret(channel.settings))
+    TeamTelegram(team, channel)
+    seconds = channel.settings.team_tick_seconds
+
+    async def start(core: Core, outbox: Outbox) -> Stop:
+        """Catch up on what fell due while the bot was down, then tick with one job."""
+        await team.tick()
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        add_team_job(scheduler, team, seconds)
+        scheduler.start()
+
+        async def stop() -> None:
+            """Stop ticking; anything half-done is finished from SQLite at the next start."""
+            scheduler.shutdown(wait=False)
+
+        return stop
+
+    return start
