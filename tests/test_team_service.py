@@ -441,3 +441,30 @@ async def test_the_team_tick_is_one_replaceable_coalescing_job(world: World) -> 
     world.clock.advance(timedelta(days=3))
     await team_tick(world.service)  # what the job runs closes the due pulse
     assert "for få svar (0)" in world.gateway.texts()[-1]
+
+
+async def test_a_leaders_export_and_erasure_never_reach_members_rows(world: World) -> None:
+    """The admin who opened a round is also a leader: their export holds that they opened it,
+    never the members' hashed votes, answers or examples; erasing them leaves the team's data."""
+    from bot.store import privacy
+    from bot.store import repo as leaders
+
+    async with world.service.store.transaction() as tx:
+        await leaders.create_leader(tx, f"tg:{ADMIN}", ADMIN, "da", "2026-11-23T08:00:00+00:00")
+    await _governance_round(world, {M1: [("red", "Ugesedlen")], M2: [("red", "Ugesedlen")],
+                                    M3: [("green", "Morgenmødet")]})
+    await world.service.command(GROUP, ADMIN, "now")
+    await answer(world, M1, 4, 0)
+    await world.service.command(GROUP, ADMIN, "governance end")
+    vote = world.gateway.in_chat(GROUP)[-1]
+    await world.service.button(GROUP, M1, vote.message.buttons[0][0].data)
+    async with world.service.store.transaction() as tx:
+        exported = await privacy.leader_rows(tx, f"tg:{ADMIN}")
+    assert set(exported) == {"leaders", "team_gov_leaders"}
+    async with world.service.store.transaction() as tx:
+        erased = await privacy.erase_leader(tx, f"tg:{ADMIN}")
+    assert set(erased) == {"leaders", "team_gov_leaders"}
+    world.clock.advance(timedelta(days=3))
+    await world.service.tick()  # the round closes without a leader to tell, and says so nowhere
+    assert "For få stemte (1)" in world.gateway.in_chat(GROUP)[-1].message.text
+    assert not [s for s in world.gateway.out[-3:] if s.chat_id == ADMIN]

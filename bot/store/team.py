@@ -56,7 +56,7 @@ class Round:
     token: str
     status: str
     language: str
-    leader_chat: str
+    leader_chat: str | None  # None once the leader had their data erased
     opened_at: str
     collect_until: str
     vote_hours: int
@@ -74,9 +74,10 @@ _GROUP = ("chat_id, language, cadence, weekday, at_time, timezone, status, min_r
           "open_hours, next_pulse_at")
 _PULSE = ("id, chat_id, seq, status, language, opened_at, closes_at, closed_at, message_id, "
           "shown_count, result")
-_ROUND = ("id, chat_id, token, status, language, leader_chat, opened_at, collect_until, "
-          "vote_hours, vote_until, closed_at, message_id, vote_message_id, shown_count, items, "
-          "result, notified")
+_ROUND = ("r.id, r.chat_id, r.token, r.status, r.language, l.leader_chat, r.opened_at, "
+          "r.collect_until, r.vote_hours, r.vote_until, r.closed_at, r.message_id, "
+          "r.vote_message_id, r.shown_count, r.items, r.result, r.notified")
+_ROUNDS = "team_gov_rounds r LEFT JOIN team_gov_leaders l ON l.round_id = r.id"
 
 
 def _group(row: Any) -> Group:
@@ -239,17 +240,20 @@ async def create_round(conn: aiosqlite.Connection, chat_id: str, token: str, lan
                        leader_chat: str, now: str, collect_until: str, vote_hours: int) -> Round:
     """Open a governance round for collecting examples."""
     cur = await conn.execute(
-        "INSERT INTO team_gov_rounds (chat_id, token, status, language, leader_chat, opened_at, "
-        "collect_until, vote_hours) VALUES (?, ?, 'collecting', ?, ?, ?, ?, ?)",
-        (chat_id, token, language, leader_chat, now, collect_until, vote_hours))
-    found = await get_round(conn, int(cur.lastrowid or 0))
+        "INSERT INTO team_gov_rounds (chat_id, token, status, language, opened_at, "
+        "collect_until, vote_hours) VALUES (?, ?, 'collecting', ?, ?, ?, ?)",
+        (chat_id, token, language, now, collect_until, vote_hours))
+    round_id = int(cur.lastrowid or 0)
+    await conn.execute("INSERT INTO team_gov_leaders (round_id, leader_chat) VALUES (?, ?)",
+                       (round_id, leader_chat))
+    found = await get_round(conn, round_id)
     assert found is not None
     return found
 
 
 async def get_round(conn: aiosqlite.Connection, round_id: int) -> Round | None:
     """A round by id."""
-    async with conn.execute(f"SELECT {_ROUND} FROM team_gov_rounds WHERE id = ?",
+    async with conn.execute(f"SELECT {_ROUND} FROM {_ROUNDS} WHERE r.id = ?",
                             (round_id,)) as cur:
         row = await cur.fetchone()
     return None if row is None else _round(row)
@@ -257,7 +261,7 @@ async def get_round(conn: aiosqlite.Connection, round_id: int) -> Round | None:
 
 async def round_by_token(conn: aiosqlite.Connection, token: str) -> Round | None:
     """A round by the token in its deep link."""
-    async with conn.execute(f"SELECT {_ROUND} FROM team_gov_rounds WHERE token = ?",
+    async with conn.execute(f"SELECT {_ROUND} FROM {_ROUNDS} WHERE r.token = ?",
                             (token,)) as cur:
         row = await cur.fetchone()
     return None if row is None else _round(row)
@@ -266,8 +270,8 @@ async def round_by_token(conn: aiosqlite.Connection, token: str) -> Round | None
 async def live_round(conn: aiosqlite.Connection, chat_id: str) -> Round | None:
     """The group's round still collecting or voting, if any."""
     async with conn.execute(
-        f"SELECT {_ROUND} FROM team_gov_rounds WHERE chat_id = ? AND status != 'closed' "
-        "ORDER BY id DESC LIMIT 1", (chat_id,)) as cur:
+        f"SELECT {_ROUND} FROM {_ROUNDS} WHERE r.chat_id = ? AND r.status != 'closed' "
+        "ORDER BY r.id DESC LIMIT 1", (chat_id,)) as cur:
         row = await cur.fetchone()
     return None if row is None else _round(row)
 
@@ -275,9 +279,9 @@ async def live_round(conn: aiosqlite.Connection, chat_id: str) -> Round | None:
 async def rounds_due(conn: aiosqlite.Connection, now: str) -> list[Round]:
     """Rounds whose collecting or voting time is over, or whose leader is still to be told."""
     async with conn.execute(
-        f"SELECT {_ROUND} FROM team_gov_rounds WHERE (status = 'collecting' AND "
-        "collect_until <= ?) OR (status = 'voting' AND vote_until <= ?) OR "
-        "(status = 'closed' AND notified = 0) ORDER BY id", (now, now)) as cur:
+        f"SELECT {_ROUND} FROM {_ROUNDS} WHERE (r.status = 'collecting' AND "
+        "r.collect_until <= ?) OR (r.status = 'voting' AND r.vote_until <= ?) OR "
+        "(r.status = 'closed' AND r.notified = 0) ORDER BY r.id", (now, now)) as cur:
         return [_round(r) for r in await cur.fetchall()]
 
 

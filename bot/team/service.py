@@ -873,6 +873,9 @@ class TeamService:
             if found is None or found.status != "closed" or found.notified:
                 return
             group = await repo.get_group(tx, found.chat_id)
+            if found.leader_chat is None:
+                await repo.set_round(tx, round_id, notified=1)  # the leader was forgotten
+                return
             if found.closed_at and parse_iso(found.closed_at) + NOTIFY_GIVE_UP < self.clock.now():
                 await repo.set_round(tx, round_id, notified=1)
                 log.warning("gave up telling the leader of round %d the result", round_id)
