@@ -15,7 +15,7 @@ from bot.clock import ManualClock
 from bot.dialogue import Dialogues
 from bot.dialogue.state import OutMessage
 from bot.store.db import Store
-from bot.team.service import GROUP_LIMIT, TeamService
+from bot.team.service import GROUP_LIMIT, GroupGone, TeamService
 
 GROUP = "-1001"
 ADMIN = "7000000900"
@@ -44,13 +44,18 @@ class RecordingGateway:
     out: list[Sent] = field(default_factory=list)
     fail_sends: int = 0
     unreachable: set[str] = field(default_factory=set)
+    removed_from: set[str] = field(default_factory=set)
+    attempts: int = 0
 
     async def send(self, chat_id: str, message: OutMessage) -> str | None:
+        self.attempts += 1
         if self.fail_sends:
             self.fail_sends -= 1
             raise ConnectionError("network down")
         if chat_id in self.unreachable:
             raise PermissionError("bot can't initiate conversation with a user")
+        if chat_id in self.removed_from:
+            raise GroupGone("Forbidden")
         message_id = str(len(self.out) + 1)
         self.out.append(Sent("send", chat_id, message, message_id, self.clock.now()))
         return message_id
@@ -468,3 +473,23 @@ async def test_a_leaders_export_and_erasure_never_reach_members_rows(world: Worl
     await world.service.tick()  # the round closes without a leader to tell, and says so nowhere
     assert "For få stemte (1)" in world.gateway.in_chat(GROUP)[-1].message.text
     assert not [s for s in world.gateway.out[-3:] if s.chat_id == ADMIN]
+
+
+async def test_a_group_that_removed_the_bot_is_switched_off_not_retried(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "setup weekly monday 09:00")
+    await world.service.command(GROUP, ADMIN, "now")
+    await answer(world, M1, 4, 0)
+    world.gateway.removed_from.add(GROUP)
+    world.clock.advance(timedelta(days=7, hours=2))
+    await world.service.tick()
+    attempts = world.gateway.attempts
+    world.clock.advance(timedelta(days=7))
+    await world.service.tick()
+    await world.service.tick()
+    assert world.gateway.attempts == attempts  # nothing more is attempted
+    with sqlite3.connect(world.db) as db:
+        assert db.execute("SELECT status, next_pulse_at FROM team_groups").fetchall() == [
+            ("off", None)]
+        assert db.execute("SELECT COUNT(*) FROM team_pulses WHERE status != 'closed'"
+                          ).fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM team_pulse_answers").fetchone()[0] == 0

@@ -134,6 +134,27 @@ async def save_group(conn: aiosqlite.Connection, group: Group, now: str) -> None
          group.chat_id))
 
 
+async def retire_group(conn: aiosqlite.Connection, chat_id: str, now: str) -> None:
+    """Switch a group off and close its open pulse and round, keeping no individual inputs."""
+    await conn.execute("UPDATE team_groups SET status = 'off', next_pulse_at = NULL, "
+                       "updated_at = ? WHERE chat_id = ?", (now, chat_id))
+    async with conn.execute("SELECT id FROM team_pulses WHERE chat_id = ? AND status != 'closed'",
+                            (chat_id,)) as cur:
+        pulses = [int(r[0]) for r in await cur.fetchall()]
+    for pulse_id in pulses:
+        await conn.execute("UPDATE team_pulses SET status = 'closed', closed_at = ? WHERE id = ?",
+                           (now, pulse_id))
+        await forget_pulse_answers(conn, pulse_id)
+    async with conn.execute(
+            "SELECT id FROM team_gov_rounds WHERE chat_id = ? AND status != 'closed'",
+            (chat_id,)) as cur:
+        rounds = [int(r[0]) for r in await cur.fetchall()]
+    for round_id in rounds:
+        await conn.execute("UPDATE team_gov_rounds SET status = 'closed', closed_at = ?, "
+                           "notified = 1 WHERE id = ?", (now, round_id))
+        await forget_round_inputs(conn, round_id, votes=True)
+
+
 async def due_groups(conn: aiosqlite.Connection, now: str) -> list[Group]:
     """Active groups whose next pulse time has come."""
     async with conn.execute(

@@ -49,12 +49,16 @@ COLOUR_CODES = {"r": "red", "g": "green"}
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
 
 
+class GroupGone(Exception):
+    """The channel says the bot can no longer write in a chat (removed, chat deleted)."""
+
+
 class TeamGateway(Protocol):
     """What the team feature needs from a channel."""
 
     async def send(self, chat_id: str, message: OutMessage) -> str | None:
         """Post a message (a photo attachment goes with message.text as its caption);
-        return the new message's id."""
+        return the new message's id. Raises GroupGone when the chat is closed to the bot."""
         ...
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
@@ -155,7 +159,15 @@ class TeamService:
     async def _post(self, chat_id: str, message: OutMessage) -> str | None:
         """Post something that must go out, counted against the group's budget."""
         self.pacer.record(chat_id)
-        return await self._gw().send(chat_id, message)
+        try:
+            return await self._gw().send(chat_id, message)
+        except GroupGone:
+            # Removed from the group: stop its schedule and close what is open there, so the
+            # tick does not retry forever; /checkin setup starts afresh if the bot is re-added.
+            async with self.store.transaction() as tx:
+                await repo.retire_group(tx, chat_id, iso(self.clock.now()))
+            log.warning("a team group is closed to the bot; its check-ins were switched off")
+            raise
 
     async def _edit(self, chat_id: str, message_id: str | None, message: OutMessage,
                     optional: bool = False) -> bool:

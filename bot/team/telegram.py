@@ -18,14 +18,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 
 from bot.channels.base import Outbox
 from bot.channels.telegram import GroupEvent, TelegramChannel, parse_command
 from bot.dialogue.state import Button, OutMessage
 from bot.team.jobs import add_team_job
 from bot.team.secret import load_secret
-from bot.team.service import TeamService
+from bot.team.service import GroupGone, TeamService
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -56,13 +56,21 @@ class TelegramTeamGateway:
         so nothing a member wrote can turn into formatting)."""
         markup = _keyboard(message.buttons)
         photo = next((a for a in message.attachments if a.kind == "photo"), None)
-        if photo is not None:
-            sent = await self.bot.send_photo(
-                int(chat_id), InputFile(photo.data, filename=photo.filename),
-                caption=message.text or None, reply_markup=markup)
-        else:
-            sent = await self.bot.send_message(int(chat_id), message.text, reply_markup=markup,
-                                               link_preview_options=NO_PREVIEW)
+        try:
+            if photo is not None:
+                sent = await self.bot.send_photo(
+                    int(chat_id), InputFile(photo.data, filename=photo.filename),
+                    caption=message.text or None, reply_markup=markup)
+            else:
+                sent = await self.bot.send_message(int(chat_id), message.text,
+                                                   reply_markup=markup,
+                                                   link_preview_options=NO_PREVIEW)
+        except Forbidden as exc:
+            raise GroupGone(type(exc).__name__) from exc
+        except BadRequest as exc:
+            if "chat not found" in str(exc).lower():
+                raise GroupGone(type(exc).__name__) from exc
+            raise
         return str(sent.message_id)
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
