@@ -120,6 +120,9 @@ class BotApiStandIn:
         self._delivering: set[asyncio.Task[None]] = set()
         self.port = 0
         self.polls = 0  # getUpdates requests received (a running bot polls continuously)
+        self.closing = False
+        # Seconds to wait before answering a method (network jitter), e.g. lambda m: 0.01.
+        self.latency: Callable[[str], float] | None = None
 
     # ---- server ----
 
@@ -138,7 +141,9 @@ class BotApiStandIn:
         return self
 
     async def close(self) -> None:
-        """Stop the server (and any webhook deliveries)."""
+        """Stop the server (and any webhook deliveries); open long polls return at once."""
+        self.closing = True
+        await self._notify_now()
         for task in list(self._delivering):
             task.cancel()
         if self._session is not None:
@@ -283,7 +288,8 @@ class BotApiStandIn:
             label = next((b["text"] for b in self.buttons(query["message"])
                           if b.get("callback_data") == query["data"]), query["data"])
             chat_id, text = query["message"]["chat"]["id"], f"[presses “{label}”]"
-            self.callback_queries[query["id"]]["chat_id"] = chat_id
+            self.callback_queries[query["id"]].update(chat_id=chat_id,
+                                                      update_id=update["update_id"])
         elif "edited_message" in update:
             message = update["edited_message"]
             chat_id, text = message["chat"]["id"], f"[edits a message: {message.get('text')}]"
@@ -441,6 +447,8 @@ class BotApiStandIn:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         params, files = await _params(request)
+        if self.latency is not None and method != "getUpdates":
+            await asyncio.sleep(self.latency(method))
         call = Call(method, params, time.monotonic(), files=files)
         failure = next((f for f in self.failures if f.method == method and f.remaining > 0),
                        None)
@@ -489,8 +497,9 @@ class BotApiStandIn:
         if not self.pending and timeout > 0:
             async with self._changed:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(self.pending)),
-                                           timeout)
+                    await asyncio.wait_for(
+                        self._changed.wait_for(lambda: bool(self.pending) or self.closing),
+                        timeout)
         return [dict(u) for u in self.pending[:limit]]
 
     def _api_deleteWebhook(self, params: dict[str, Any], files: dict[str, Any]) -> bool:
