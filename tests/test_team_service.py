@@ -493,3 +493,11 @@ async def test_a_group_that_removed_the_bot_is_switched_off_not_retried(world: W
         assert db.execute("SELECT COUNT(*) FROM team_pulses WHERE status != 'closed'"
                           ).fetchone()[0] == 0
         assert db.execute("SELECT COUNT(*) FROM team_pulse_answers").fetchone()[0] == 0
+
+
+async def test_a_forged_colour_button_cannot_reach_another_groups_round(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "governance")
+    toast = await world.service.button(M1, M1, "tg:1:r")  # the round's number, not its token
+    assert "hører ikke til" in toast
+    assert not await world.service.has_draft(M1)
+    assert not await world.service.private_text(M1, M1, "Et eksempel uden link")

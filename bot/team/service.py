@@ -598,10 +598,13 @@ class TeamService:
             "team_gov_open", lang, link=self._gw().deep_link(f"gov_{found.token}"), count=count,
             until=self._when(found.collect_until, lang, group.timezone)))
 
-    def _colour_buttons(self, round_id: int, lang: str) -> list[list[Button]]:
-        """Red or green?"""
-        return [[Button(label=self.ui("team_gov_red_button", lang), data=f"tg:{round_id}:r")],
-                [Button(label=self.ui("team_gov_green_button", lang), data=f"tg:{round_id}:g")]]
+    def _colour_buttons(self, found: repo.Round) -> list[list[Button]]:
+        """Red or green? The buttons carry the round's link token, not its number, so only
+        someone who had the group's link can send examples to it (callback data is forgeable)."""
+        lang = found.language
+        return [[Button(label=self.ui("team_gov_red_button", lang), data=f"tg:{found.token}:r")],
+                [Button(label=self.ui("team_gov_green_button", lang),
+                        data=f"tg:{found.token}:g")]]
 
     async def private_start(self, chat_id: str, user_id: str, payload: str) -> bool:
         """A member arrived through a round's deep link; False if the payload is not ours."""
@@ -623,16 +626,16 @@ class TeamService:
         else:
             await self._gw().send(chat_id, OutMessage(
                 text=self.ui("team_gov_intro", found.language), kind="prompt",
-                buttons=self._colour_buttons(found.id, found.language)))
+                buttons=self._colour_buttons(found)))
         return True
 
     async def _colour_button(self, chat_id: str, user_id: str, parts: list[str]) -> str:
         """A member chose red or green for the example they are about to write."""
-        if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in COLOUR_CODES:
+        if len(parts) != 2 or parts[1] not in COLOUR_CODES:
             return self.ui("team_toast_stale", "da")
         now = self.clock.now()
         async with self.store.transaction() as tx:
-            found = await repo.get_round(tx, int(parts[0]))
+            found = await repo.round_by_token(tx, parts[0])
             open_ = found is not None and found.status == "collecting" and (
                 parse_iso(found.collect_until) > now)
             if found is not None and open_:
@@ -680,7 +683,7 @@ class TeamService:
             elif draft[1] is None:
                 reply = OutMessage(text=self.ui("team_gov_pick_colour", found.language),
                                    kind="prompt",
-                                   buttons=self._colour_buttons(found.id, found.language))
+                                   buttons=self._colour_buttons(found))
             elif text is None or not core.normalise(core.anonymise(text)):
                 reply = OutMessage(text=self.ui("team_gov_text_only", found.language))
             elif len(text.strip()) > core.EXAMPLE_LIMIT:
@@ -700,7 +703,7 @@ class TeamService:
                     added = found
                     reply = OutMessage(text=self.ui("team_gov_thanks", found.language),
                                        kind="prompt",
-                                       buttons=self._colour_buttons(found.id, found.language))
+                                       buttons=self._colour_buttons(found))
         await self._gw().send(chat_id, reply)
         if added is not None:
             await self._show_examples(added.id)
