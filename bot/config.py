@@ -47,6 +47,13 @@ class Settings(BaseModel):
     allowed_user_ids: frozenset[int] = frozenset()
     # Pause between messages the bot sends in a row to one private chat (Telegram: ~1/s).
     telegram_chat_interval: float = 1.0
+    # Scheduling (bot/schedule): see README "Scheduled messages".
+    schedule_grace_hours: float = Field(default=12.0, ge=0)
+    schedule_rate: int = Field(default=25, ge=1, le=30)
+    schedule_chat_interval: float = Field(default=1.0, ge=0)
+    schedule_tick_seconds: float = Field(default=30.0, gt=0)
+    reminder_hours: int = Field(default=24, ge=0, le=144)
+    nudge_conversation: str = "reflection"
 
     @field_validator("log_level")
     @classmethod
@@ -147,6 +154,12 @@ ENV_NAMES = {
     "access_mode": "ACCESS_MODE",
     "allowed_user_ids": "ALLOWED_USER_IDS",
     "telegram_chat_interval": "TELEGRAM_CHAT_INTERVAL",
+    "schedule_grace_hours": "TILLIDSBOT_SCHEDULE_GRACE_HOURS",
+    "schedule_rate": "TILLIDSBOT_SCHEDULE_RATE",
+    "schedule_chat_interval": "TILLIDSBOT_SCHEDULE_CHAT_INTERVAL",
+    "schedule_tick_seconds": "TILLIDSBOT_SCHEDULE_TICK_SECONDS",
+    "reminder_hours": "TILLIDSBOT_REMINDER_HOURS",
+    "nudge_conversation": "TILLIDSBOT_NUDGE_CONVERSATION",
 }
 
 

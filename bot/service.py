@@ -94,6 +94,7 @@ class BotService:
         self.command_handlers: dict[str, tuple[Handler, bool]] = {}
         self.button_handlers: dict[str, Handler] = {}
         self.context_providers: dict[str, ContextProvider] = {}
+        self.start_extras: list[Handler] = []
 
     # ---- extension points: features register here (see bot/app.py) --------------------------
 
@@ -110,6 +111,10 @@ class BotService:
     def register_context(self, conversation: str, provider: ContextProvider) -> None:
         """Supply starting context for a conversation (e.g. this week's reflection prompt)."""
         self.context_providers[conversation] = provider
+
+    def register_start_extra(self, handler: Handler) -> None:
+        """Add messages to /start after the welcome (e.g. choosing the weekly reflection time)."""
+        self.start_extras.append(handler)
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -163,6 +168,9 @@ class BotService:
                 return await self._start(tx, leader, conversation, {}, None)
             if command in ("start", "menu"):
                 intro = [OutMessage(text=self.ui("welcome", lang))] if command == "start" else []
+                if command == "start":
+                    for extra in self.start_extras:
+                        intro.extend(await extra(Request(tx, leader, state, args, self)))
                 if state is not None:
                     return [*intro, OutMessage(text=self.ui("resume", lang)),
                             *self._reprompt(state, leader)]
@@ -226,6 +234,14 @@ class BotService:
         async with self.store.transaction() as tx:
             leader = await self._leader(tx, who)
             return await self._start(tx, leader, conversation, context or {}, parent_thread)
+
+    async def start_in(
+        self, tx: aiosqlite.Connection, leader: repo.Leader, conversation: str,
+        context: dict[str, Any] | None = None, parent_thread: str | None = None,
+    ) -> list[OutMessage]:
+        """Begin a conversation inside the caller's transaction (the scheduler records
+        'sending' in the same commit as the new conversation state)."""
+        return await self._start(tx, leader, conversation, context or {}, parent_thread)
 
     # ---- internals --------------------------------------------------------------------------
 
