@@ -16,7 +16,9 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue import Dialogues, load_dialogues
 from bot.features import export, forget, history, onboarding, reflection, retention, trend
+from bot.features import settings as schedule_settings
 from bot.features.forget import ForgetHooks
+from bot.schedule.dispatcher import ScheduleRunner, make_runner
 from bot.service import BotService
 from bot.store.db import Store
 from bot.team import feature as team_feature
@@ -83,6 +85,8 @@ async def build_core(settings: Settings, clock: Clock | None = None) -> Core:
     trend.register(service)
     export.register(service)
     forget.register(service, core.forget_hooks)
+    # Before onboarding: the scheduling feature owns the full /settings.
+    schedule_settings.register(service, settings.nudge_conversation, settings.reminder_hours)
     onboarding.register(service)
     await retention.run_retention(store, used_clock, settings.retention_days)  # at start-up
     return core
@@ -100,7 +104,33 @@ def wire_telegram(channel: TelegramChannel) -> list[Background]:
     background services to start with the channel."""
     from bot.team.telegram import wire as wire_team
 
-    return [wire_team(channel)]
+    return [wire_team(channel), schedule_background(TELEGRAM_PREFIX)]
+
+
+TELEGRAM_PREFIX = "tg:"
+
+
+async def start_schedule(core: Core, outbox: Outbox, leader_prefix: str | None) -> ScheduleRunner:
+    """Start weekly nudges and follow-ups for one channel's leaders ('tg:', 'console:').
+
+    Start-up reconciles rows a crash left 'sending', sends what fell due while the bot was down
+    (within the grace) and then ticks with one APScheduler job; `await runner.stop()` before
+    closing the core.
+    """
+    runner = make_runner(core.service, outbox, core.settings, leader_prefix)
+    await runner.start()
+    return runner
+
+
+def schedule_background(leader_prefix: str) -> Background:
+    """The scheduler as a background service of a channel (see start_background)."""
+
+    async def start(core: Core, outbox: Outbox) -> Stop:
+        """Start it on this channel's outbox; return its stop."""
+        runner = await start_schedule(core, outbox, leader_prefix)
+        return runner.stop
+
+    return start
 
 
 async def start_background(core: Core, outbox: Outbox,
@@ -118,15 +148,23 @@ async def stop_background(stops: list[Stop]) -> None:
             log.exception("a background service failed to stop cleanly")
 
 
-async def run_console(settings: Settings) -> int:
+async def run_console(settings: Settings, clock: Clock | None = None) -> int:
     """The terminal chat: the whole bot with a local SQLite file and no network."""
-    from bot.channels.console import ConsoleChannel
+    from bot.channels.console import CONSOLE_PREFIX, ConsoleChannel
 
-    core = await build_core(settings)
+    core = await build_core(settings, clock)
     core.start_housekeeping()
+    channel = ConsoleChannel(core.service)
+    stops: list[Stop] = []
+
+    async def ready() -> None:
+        """Once the terminal shows the conversation: nudges and follow-ups can appear in it."""
+        stops.extend(await start_background(core, channel, [schedule_background(CONSOLE_PREFIX)]))
+
     try:
-        return await ConsoleChannel(core.service).run()
+        return await channel.run(on_ready=ready)
     finally:
+        await stop_background(stops)
         await core.close()
 
 

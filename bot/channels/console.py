@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
 from bot.dialogue.state import Back, ButtonInput, Cancel, OutMessage, TextInput
 from bot.service import BotService, Who
 
-CONSOLE_LEADER = Who(leader_id="console:local", chat_id="console", language_code="da")
+CONSOLE_PREFIX = "console:"
+CONSOLE_LEADER = Who(leader_id=f"{CONSOLE_PREFIX}local", chat_id="console", language_code="da")
 SKIP_KEY = "-"
 
 
@@ -34,11 +36,13 @@ class ConsoleChannel:
         self.keys: dict[str, str] = {}
         self._lock = asyncio.Lock()
 
-    async def run(self) -> int:
-        """Read lines until /quit or end of input."""
+    async def run(self, on_ready: Callable[[], Awaitable[None]] | None = None) -> int:
+        """Read lines until /quit or end of input; on_ready runs once the chat is on screen."""
         lang = (await self._leader_language())
         self.write(self.service.ui("console_banner", lang))
         await self.send(await self.service.resume(self.who))
+        if on_ready is not None:
+            await on_ready()
         loop = asyncio.get_running_loop()
         while True:
             self.stdout.write("> ")

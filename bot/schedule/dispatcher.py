@@ -189,7 +189,9 @@ class Dispatcher:
         state = None if session is None else DialogueState.from_json(session[0])
         if row.kind == "reminder":
             return await self._reminder(tx, row, leader, state)
-        if session is not None and parse_iso(session[1]) > now - self.config.busy:
+        if (session is not None and state is not None
+                and parse_iso(session[1]) > now - self.config.busy
+                and not await self._untouched_nudge(tx, state)):
             # Mid-conversation right now: come back later rather than interrupt.
             await schedules.postpone(tx, row.id, iso(now + self.config.busy), stamp,
                                      "leader busy in a conversation")
@@ -199,6 +201,11 @@ class Dispatcher:
         if row.kind in ("nudge", "snooze"):
             return await self._nudge(tx, row, leader, prefs.reminder_hours)
         return await self._close(tx, row, leader, "failed", f"unknown kind {row.kind!r}")
+
+    async def _untouched_nudge(self, tx: aiosqlite.Connection, state: DialogueState) -> bool:
+        """A reflection a nudge opened and the leader has not answered does not count as busy."""
+        return (await schedules.opened_by_nudge(tx, state.thread)
+                and not await schedules.thread_answered(tx, state.thread))
 
     async def _close(self, tx: aiosqlite.Connection, row: Row, leader: repo.Leader,
                      status: str, note: str) -> Prepared | None:

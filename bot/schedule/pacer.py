@@ -211,6 +211,10 @@ class Pacer:
             self._done(item)
         else:
             self._later(self._free_at[item.chat], item)
+        # Leave the in-flight set before waking the loop, so it never waits on a finished send.
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.discard(task)
         self._changed.set()
 
     def _done(self, item: _Item) -> None:

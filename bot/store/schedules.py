@@ -245,6 +245,15 @@ async def thread_status(conn: aiosqlite.Connection, thread: str) -> str | None:
     return None if raw is None else str(raw[0])
 
 
+async def opened_by_nudge(conn: aiosqlite.Connection, thread: str) -> bool:
+    """Whether a weekly nudge (or its snooze) opened this thread."""
+    async with conn.execute(
+        "SELECT 1 FROM schedules WHERE thread = ? AND kind IN ('nudge', 'snooze') LIMIT 1",
+        (thread,)
+    ) as cur:
+        return await cur.fetchone() is not None
+
+
 async def thread_answered(conn: aiosqlite.Connection, thread: str) -> bool:
     """Whether the leader has answered anything in a thread."""
     async with conn.execute("SELECT 1 FROM answers WHERE thread = ? LIMIT 1", (thread,)) as cur:
