@@ -129,6 +129,9 @@ class ScheduleSettings:
         if not prefs.nudges:
             return None
         leader = req.leader
+        # Heals a plan made before the time zone was set elsewhere (e.g. during onboarding).
+        await plan.plan_nudge(req.tx, leader, req.service.clock.now(), self.nudge_conversation,
+                              self.reminder_hours)
         zone = zone_of(leader.timezone)
         row = await schedules.pending_nudge(req.tx, leader.leader_id)
         due = parse_iso(row.due_at) if row else None
@@ -222,8 +225,8 @@ class ScheduleSettings:
                            buttons=snooze_buttons(req.service, row.id, lang))]
 
     async def start_extra(self, req: Request) -> list[OutMessage]:
-        """At the first /start: say when the weekly reflection comes and offer to change it."""
-        if req.leader.settings.get("schedule_seen"):
+        """At the first /start outside a conversation: when the weekly reflection comes."""
+        if req.leader.settings.get("schedule_seen") or req.state is not None:
             return []
         leader, lang = req.leader, req.leader.language
         prefs = self.prefs(leader)

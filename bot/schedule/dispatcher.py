@@ -175,6 +175,13 @@ class Dispatcher:
                                      f"more than {self.config.grace} late")
         if row.kind == "nudge" and not prefs.nudges:
             return await self._close(tx, row, leader, "skipped", "nudges off")
+        if row.kind == "nudge" and row.payload.get("key") != plan.plan_key(leader, prefs):
+            # Day, time or zone changed outside /settings: recompute this week's slot (it may
+            # already be due, within the grace) instead of sending at the old wall-clock time.
+            await schedules.set_status(tx, row.id, "cancelled", stamp, note="rescheduled")
+            await plan.plan_nudge(tx, leader, now, self._nudge_conversation(row),
+                                  self.config.reminder_hours, after=now - self.config.grace)
+            return None
         if paused(prefs, zone, now):
             if row.kind == "followup" and prefs.paused_until is not None:
                 back = local_instant(prefs.paused_until, prefs.followup_time, zone)

@@ -21,12 +21,21 @@ def prefs_of(leader: repo.Leader, reminder_hours: int) -> Prefs:
     return Prefs.from_settings(leader.settings, reminder_hours)
 
 
+def plan_key(leader: repo.Leader, prefs: Prefs) -> str:
+    """What a weekly slot was computed from; if it changed (e.g. the time zone was set during
+    onboarding, outside /settings), the slot is recomputed before sending."""
+    return f"{leader.timezone}|{prefs.nudge_day}|{prefs.nudge_time.isoformat('minutes')}"
+
+
 async def plan_nudge(tx: aiosqlite.Connection, leader: repo.Leader, now: datetime,
-                     conversation: str, reminder_hours: int = 24) -> schedules.Row | None:
+                     conversation: str, reminder_hours: int = 24,
+                     after: datetime | None = None) -> schedules.Row | None:
     """Make sure the leader has exactly one upcoming weekly nudge matching their settings.
 
-    The slot is the next one after `now` in a later ISO week than the last nudge handled, so
-    changing the time after this week's nudge went out cannot produce a second one this week.
+    An upcoming nudge computed from the same settings is kept (even if quiet hours moved it).
+    Otherwise the slot is the next one after `after` (default: now) in a later ISO week than the
+    last nudge handled, so changing the time after this week's nudge went out cannot produce a
+    second one this week.
     """
     prefs = prefs_of(leader, reminder_hours)
     current = await schedules.pending_nudge(tx, leader.leader_id)
@@ -35,14 +44,17 @@ async def plan_nudge(tx: aiosqlite.Connection, leader: repo.Leader, now: datetim
         if current is not None:
             await schedules.set_status(tx, current.id, "cancelled", stamp, note="nudges off")
         return None
-    zone = zone_of(leader.timezone)
-    slot, instant = next_nudge(prefs, zone, now, await schedules.last_slot(tx, leader.leader_id))
+    key = plan_key(leader, prefs)
     if current is not None:
-        if current.payload.get("slot") == slot.isoformat() and current.due_at == iso(instant):
+        if current.payload.get("key") == key:
             return current
         await schedules.set_status(tx, current.id, "cancelled", stamp, note="rescheduled")
+    zone = zone_of(leader.timezone)
+    slot, instant = next_nudge(prefs, zone, after or now,
+                               await schedules.last_slot(tx, leader.leader_id))
     row_id = await schedules.add(tx, leader.leader_id, "nudge", iso(instant), stamp,
-                                 conversation=conversation, payload={"slot": slot.isoformat()})
+                                 conversation=conversation,
+                                 payload={"slot": slot.isoformat(), "key": key})
     return await schedules.get(tx, row_id)
 
 
