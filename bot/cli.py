@@ -278,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if args.command == "invite":  # before importing the app: invites need only the store
+        return asyncio.run(invite_command(settings, args))
     from bot.app import configure_logging, run_console
 
     if args.command == "dialogues":
@@ -292,8 +294,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return export_user(settings, args.user, args.out)
     if args.command == "forget":
         return asyncio.run(forget_user(settings, args.user, args.yes))
-    if args.command == "invite":
-        return asyncio.run(invite_command(settings, args))
     if args.command == "chat":
         configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
         return asyncio.run(run_console(settings))

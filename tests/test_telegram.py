@@ -25,6 +25,7 @@ from bot.channels.telegram import (
 from bot.config import load_settings
 from bot.dialogue import Dialogues
 from bot.dialogue.state import Attachment, Button, OutMessage
+from bot.service import Request
 from bot.store import telegram as tgrepo
 from bot.store.db import Store
 from tests.botapi_standin import BotApiStandIn
@@ -532,3 +533,82 @@ def test_split_text_prefers_paragraphs_then_lines_then_words() -> None:
     assert split_text("x" * 10, limit=4) == ["xxxx", "xxxx", "xx"]
     emoji = "🙂" * 3000  # 6,000 UTF-16 code units
     assert [len(c.encode("utf-16-le")) // 2 <= 4096 for c in split_text(emoji)] == [True, True]
+
+
+async def test_buttons_that_replace_their_prompt_edit_it_in_place(
+        api: BotApiStandIn, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def toggle(req: Request) -> list[OutMessage]:
+        chosen = req.args.split(",") if req.args else []
+        if "done" in chosen:
+            return [OutMessage(text=f"Valgt: {', '.join(c for c in chosen if c != 'done')}")]
+
+        def row(option: str) -> list[Button]:
+            picked = option in chosen
+            rest = [c for c in chosen if c != option] if picked else [*chosen, option]
+            return [Button(label=("☑ " if picked else "☐ ") + option,
+                           data="tt:" + ",".join(rest))]
+
+        done = [Button(label="Færdig", data="tt:" + ",".join([*chosen, "done"]))]
+        return [OutMessage(text="Vælg", kind="prompt", replace=bool(req.args),
+                           buttons=[row("A"), row("B"), done])]
+
+    async def start(core: Core, outbox: Outbox) -> Callable[[], Awaitable[None]]:
+        core.service.register_command("toggle", toggle, reprompt=False)
+        core.service.register_buttons("tt", toggle)
+
+        async def stop() -> None:
+            return None
+
+        return stop
+
+    monkeypatch.setattr(app_module, "BACKGROUND", [start])
+    async with InProcessBot(api, db, ALLOWED_USER_IDS="1901"):
+        phone = Phone(api, db, api.user(1901, "Ulla"))
+        await phone.say("/toggle")
+        prompt = phone.last()
+        await phone.press(prompt, label="☐ A")
+        await phone.press(phone.last(), label="☐ B")
+        edited = phone.last()
+        assert edited["message_id"] == prompt["message_id"]
+        assert [b["text"] for b in api.buttons(edited)] == ["☑ A", "☑ B", "Færdig"]
+        await phone.press(edited, label="Færdig")
+    final = api.messages[(1901, prompt["message_id"])]
+    assert api.buttons(final) == []
+    assert final["text"] == "Vælg\n\n→ Færdig"
+    assert api.sent_texts(1901)[-1] == "Valgt: A, B"
+    assert len(api.calls_of("editMessageText")) == 3
+
+
+async def test_an_update_interrupted_by_a_crash_resumes_instead_of_applying_twice(
+        api: BotApiStandIn, db: Path, real_dialogues: Dialogues) -> None:
+    async with InProcessBot(api, db, ALLOWED_USER_IDS="2001"):
+        phone = Phone(api, db, api.user(2001, "Vibeke"))
+        await onboard(phone)
+        await phone.say("/delegate")
+        question, step = phone.last()["text"], phone.step()
+    # The bot died while handling update 777: it was claimed but never finished.
+    store = await Store.open(db)
+    async with store.transaction() as tx:
+        await tgrepo.claim_update(tx, int(api.bot["id"]), 777, NOW)
+    await store.close()
+    async with InProcessBot(api, db, ALLOWED_USER_IDS="2001"):
+        mark = phone.mark()
+        message = {"message_id": 500, "date": 0, "chat": api.chats[2001],
+                   "from": phone.user.to_dict(), "text": "Et svar sendt igen efter et nedbrud"}
+        api.deliver({"message": message}, update_id=777)
+        await phone.handled(777)
+    assert phone.step() == step
+    assert phone.texts_since(mark) == [real_dialogues.strings("resume", "da"), question]
+
+
+async def test_old_update_ids_are_pruned(db: Path) -> None:
+    store = await Store.open(db)
+    async with store.transaction() as tx:
+        await tgrepo.claim_update(tx, 1, 10, "2026-11-20T08:00:00+00:00")
+        await tgrepo.claim_update(tx, 1, 11, "2026-11-23T08:00:00+00:00")
+        assert await tgrepo.prune_updates(tx, "2026-11-21T08:00:00+00:00") == 1
+        assert await tgrepo.update_status(tx, 1, 10) is None
+        assert await tgrepo.update_status(tx, 1, 11) == "processing"
+        await tgrepo.finish_update(tx, 1, 11)
+        assert await tgrepo.claim_update(tx, 1, 11, NOW) == "done"
+    await store.close()

@@ -55,7 +55,7 @@ async def test_invited_leader_finishes_the_delegation_check_across_a_crash(
 
         await bot.kill()
         first_log = bot.output
-        bot = await BotProcess(api, db).start()
+        bot = await BotProcess(api, db, args=()).start()  # bare `tillidsbot` with a token
         mark = phone.mark()
         await phone.say("/start")
         after_restart = phone.texts_since(mark)
@@ -78,3 +78,31 @@ async def test_invited_leader_finishes_the_delegation_check_across_a_crash(
     assert "receiving updates by polling" in logs
     assert api.token.split(":")[1] not in logs, "the token reached the log"
     assert typed[0] not in logs, "a leader's words reached the log"
+
+
+async def test_invite_cli_lists_and_revokes_codes(tmp_path: Path,
+                                                  real_dialogues: Dialogues) -> None:
+    db = tmp_path / "bot.db"
+    code = await invite(db, "--note", "Skoleforvaltningen")
+
+    async def cli(*args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            *bot_command(), "--db", str(db), "invite", *args, cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        return proc.returncode or 0, out.decode()
+
+    code_list, listing = await cli("list")
+    assert code_list == 0 and code in listing and "active" in listing
+    assert "Skoleforvaltningen" in listing
+    assert (await cli("revoke", code))[0] == 0
+    assert (await cli("revoke", code))[0] == 1
+    assert "revoked" in (await cli("list"))[1]
+    async with BotApiStandIn() as api:
+        bot = await BotProcess(api, db).start()
+        late = api.user(5151, "Sen", "nb")
+        api.send_text(late, f"/start {code}")
+        refusal = real_dialogues.strings("tg_refused", "nb")
+        await api.wait_for(lambda: api.sent_texts(late.id) == [refusal], what="a refusal")
+        assert await bot.stop() == 0
+    assert query(db, "SELECT COUNT(*) FROM leaders") == [(0,)]

@@ -114,10 +114,12 @@ def bot_command() -> list[str]:
 class BotProcess:
     """The real `tillidsbot run` as a subprocess pointed at the stand-in."""
 
-    def __init__(self, api: BotApiStandIn, db: Path, **env: str) -> None:
-        """Configure; start() runs it."""
+    def __init__(self, api: BotApiStandIn, db: Path, args: tuple[str, ...] = ("run",),
+                 **env: str) -> None:
+        """Configure; start() runs `tillidsbot ARGS` (`run` unless told otherwise)."""
         self.api = api
         self.db = db
+        self.args = args
         self.env = {**os.environ, **env_for(api, db, **env), "PYTHONUNBUFFERED": "1"}
         self.proc: asyncio.subprocess.Process | None = None
         self.output = ""
@@ -127,7 +129,7 @@ class BotProcess:
         """Start and wait until it polls."""
         polls = self.api.polls
         self.proc = await asyncio.create_subprocess_exec(
-            *bot_command(), "run", env=self.env, cwd=ROOT, stdin=asyncio.subprocess.DEVNULL,
+            *bot_command(), *self.args, env=self.env, cwd=ROOT, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         self._reader = asyncio.create_task(self._read())
         proc = self.proc
