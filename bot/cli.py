@@ -271,7 +271,20 @@ async def invite_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script: operator errors as one clear line, not a traceback."""
+    from bot.store.db import StoreError
+
+    try:
+        return _main(argv)
+    except StoreError as exc:
+        print(f"tillidsbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C: everything said so far is already committed
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """Parse the command line and run the sub-command."""
     args = _parser().parse_args(argv)
     try:
         settings = _settings(args)

@@ -160,8 +160,8 @@ class BotService:
             leader = await self._leader(tx, who)
             lang = leader.language
             state = await self._state(tx, leader)
-            if command in self.commands or command == "start_conversation":
-                conversation = self.commands.get(command, args)
+            if command in self.commands:
+                conversation = self.commands[command]
                 if state is not None:
                     return [OutMessage(text=self.ui("busy", lang), kind="error"),
                             *self._reprompt(state, leader)]

@@ -94,9 +94,14 @@ def callback_data(thread: str, step: int, node: str, value: str) -> str:
 def parse_callback(data: str) -> tuple[str, int, str, str] | None:
     """Split button data into its parts, or None when it is not ours."""
     parts = data.split(":", 3)
-    if len(parts) != 4 or not parts[1].isdigit():
+    if len(parts) != 4 or not _is_number(parts[1]):
         return None
     return parts[0], int(parts[1]), parts[2], parts[3]
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²' and '①', which int() cannot read."""
+    return text.isascii() and text.isdigit()
 
 
 _DATE_PATTERNS = (
@@ -109,7 +114,7 @@ _DATE_PATTERNS = (
 def parse_date(text: str, today: date) -> date | None:
     """Read a typed date (2026-12-15, 15.12.2026, 15/12, or a number of days)."""
     cleaned = text.strip().replace(" ", "")
-    if cleaned.isdigit() and len(cleaned) <= 3:
+    if _is_number(cleaned) and len(cleaned) <= 3:
         return today + timedelta(days=int(cleaned))
     for pattern in _DATE_PATTERNS:
         match = pattern.match(cleaned)
@@ -231,7 +236,7 @@ class Engine:
                 return self._reject(state, lang, "stale_button")
             return self._accept(definition, state, node, int(value), lang, today)
         if isinstance(node, DateNode):
-            if not value.isdigit() or int(value) not in node.quick_days:
+            if not _is_number(value) or int(value) not in node.quick_days:
                 return self._reject(state, lang, "stale_button")
             chosen = today + timedelta(days=int(value))
             return self._accept(definition, state, node, chosen.isoformat(), lang, today)

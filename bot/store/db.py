@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -12,6 +13,10 @@ from pathlib import Path
 import aiosqlite
 
 log = logging.getLogger(__name__)
+
+
+class StoreError(Exception):
+    """The database file cannot be opened or migrated (a clear message for the operator)."""
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -42,32 +47,41 @@ class Store:
         """Open (creating if needed) and migrate the database."""
         db_path = Path(path)
         if str(db_path) != ":memory:":
-            db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(str(db_path), isolation_level=None)
+            await asyncio.to_thread(_prepare_path, db_path)
+        try:
+            conn = await aiosqlite.connect(str(db_path), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the database {db_path}: {exc}") from exc
         conn.row_factory = aiosqlite.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA busy_timeout=5000")
         store = cls(conn, db_path)
         try:
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await _enable_wal(conn)
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA synchronous=NORMAL")
             await store.migrate()
-        except BaseException:
+        except BaseException as exc:
             await conn.close()  # an open connection's thread would keep the process alive
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(f"cannot open the database {db_path}: {exc}") from exc
             raise
         return store
 
     async def migrate(self) -> int:
         """Apply migrations newer than PRAGMA user_version; return the version reached."""
-        async with self.conn.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        current = int(row[0]) if row else 0
+        current = await self._user_version()
         for number, sql in migrations():
             if number <= current:
                 continue
-            log.info("applying database migration %04d", number)
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
+                # Read again under the write lock: another process (a second terminal chat
+                # started at the same moment) may have applied it since.
+                current = await self._user_version()
+                if number <= current:
+                    await self.conn.execute("COMMIT")
+                    continue
+                log.info("applying database migration %04d", number)
                 for statement in _statements(sql):
                     await self.conn.execute(statement)
                 await self.conn.execute(f"PRAGMA user_version = {number}")
@@ -77,6 +91,12 @@ class Store:
                 raise
             current = number
         return current
+
+    async def _user_version(self) -> int:
+        """The schema version recorded in the file."""
+        async with self.conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -93,6 +113,29 @@ class Store:
     async def close(self) -> None:
         """Close the connection."""
         await self.conn.close()
+
+
+def _prepare_path(path: Path) -> None:
+    """Create the file's folder; refuse a folder as the file."""
+    if path.is_dir():
+        raise StoreError(f"cannot open the database {path}: it is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot open the database {path}: {exc}") from exc
+
+
+async def _enable_wal(conn: aiosqlite.Connection, attempts: int = 100) -> None:
+    """Switch to WAL; SQLite answers 'locked' at once (no busy wait) while another process
+    opening the same new file holds a lock, so try again briefly."""
+    for attempt in range(attempts):
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.05)
 
 
 def _statements(sql: str) -> list[str]:
