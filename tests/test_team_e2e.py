@@ -122,6 +122,16 @@ async def test_team_pulse_on_telegram(
                                        "Europe/Copenhagen da")
             assert "mandag 30. november kl. 09:00" in team.group_messages()[-1]["text"]
 
+            # An administrator writing anonymously (as the group) is an admin too.
+            anonymous = api.deliver({"message": {
+                "message_id": 900, "date": 0, "chat": team.chat, "text": "/checkin status",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 8}],
+                "from": {"id": 1087968824, "is_bot": True, "first_name": "Group",
+                         "username": "GroupAnonymousBot"},
+                "sender_chat": team.chat}})
+            await team.done(anonymous)
+            assert "Næste puls: mandag 30. november" in team.group_messages()[-1]["text"]
+
             # An extra pulse now, answered by two: only "too few answers" at close.
             await team.say(team.admin, "/checkin now")
             pulse = team.pulse()
@@ -181,7 +191,7 @@ async def test_team_pulse_on_telegram(
     # commands (the refusal included); everything else was an edit of those messages.
     posts = [c.method for c in api.calls if c.params.get("chat_id") == GROUP_ID
              and c.method in ("sendMessage", "sendPhoto")]
-    assert posts == ["sendMessage"] * 5 + ["sendPhoto"]
+    assert posts == ["sendMessage"] * 6 + ["sendPhoto"]
     # Telegram allows 20 messages a minute in a group; this whole run stayed under it.
     assert len(group_output(api)) < 20
 

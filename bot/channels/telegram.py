@@ -454,7 +454,7 @@ class TelegramChannel:
         if update.channel_post or update.edited_channel_post:
             return  # the bot has nothing to say in channels
         chat, user = update.effective_chat, update.effective_user
-        if chat is None or user is None or user.is_bot:
+        if chat is None or user is None or (user.is_bot and not _anonymous_admin(update)):
             return
         if chat.type != ChatType.PRIVATE:
             if await self._claim(update) is None:
@@ -745,6 +745,13 @@ class TelegramChannel:
                     final = sent == parts and index == len(pieces) - 1
                     await bot.send_message(chat_id, piece, reply_markup=markup if final else None,
                                            link_preview_options=no_preview)
+
+
+def _anonymous_admin(update: Update) -> bool:
+    """A group administrator writing anonymously: Telegram sends it as the group itself."""
+    message = update.message
+    return bool(message and message.sender_chat and message.chat
+                and message.sender_chat.id == message.chat.id)
 
 
 def _label_of(message: Message, data: str) -> str | None:
