@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_time
 
 from bot.clock import parse_iso
 from bot.dialogue.render import pick
@@ -35,9 +35,11 @@ def day_text(day: date, lang: str) -> str:
 
 
 def when_text(stored: str, leader: repo.Leader, lang: str) -> str:
-    """A stored instant as local date and time in the language."""
-    return format_datetime(local(stored, leader), format="medium",
-                           locale=LOCALES.get(lang, "da_DK"))
+    """A stored instant as local date and time (to the minute) in the language."""
+    moment = local(stored, leader)
+    locale = LOCALES.get(lang, "da_DK")
+    return (f"{format_date(moment.date(), format='medium', locale=locale)} "
+            f"{format_time(moment, format='short', locale=locale)}")
 
 
 def kind_title(service: BotService, conversation: str | None, lang: str) -> str:

@@ -1,0 +1,222 @@
+"""/forget: after confirmation no table holds a row about the leader, and no job is left."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot import cli
+from bot.clock import ManualClock, iso
+from bot.dialogue.state import ButtonInput, TextInput
+from bot.service import Who
+from bot.store import privacy, repo
+from tests.history_helpers import NOW, make_core, press, seed_thread
+
+ALICE = Who(leader_id="tg:424242", chat_id="424242", language_code="da")
+BOB = Who(leader_id="tg:777001", chat_id="777001", language_code="da")
+GROUP = "-100987654"
+
+# Tables as later features might add them: other names for the leader column, a chat column,
+# a child of schedules that holds no leader id at all, and a WITHOUT ROWID table.
+LATER_TABLES = """
+CREATE TABLE processed_updates (update_id INTEGER PRIMARY KEY, chat_id TEXT, at TEXT);
+CREATE TABLE invites (code TEXT PRIMARY KEY, created_by_leader TEXT, note TEXT);
+CREATE TABLE schedule_attempts (id INTEGER PRIMARY KEY,
+    schedule_id INTEGER NOT NULL REFERENCES schedules(id), attempt INTEGER);
+CREATE TABLE leader_flags (leader_id TEXT NOT NULL, flag TEXT NOT NULL,
+    PRIMARY KEY (leader_id, flag)) WITHOUT ROWID;
+CREATE TABLE thread_notes (thread_id TEXT, note TEXT);
+"""
+
+
+async def seed(core) -> list[str]:  # type: ignore[no-untyped-def]
+    """Alice and Bob with data in every kind of table; return Alice's thread ids."""
+    async with core.store.transaction() as tx:
+        for statement in LATER_TABLES.split(";"):
+            if statement.strip():
+                await tx.execute(statement)
+        for who, tag in ((ALICE, "a"), (BOB, "b")):
+            await repo.create_leader(tx, who.leader_id, who.chat_id, "da", iso(NOW))
+            await seed_thread(tx, who.leader_id, f"{tag}-thread-1", "delegation",
+                              NOW - timedelta(days=3), headline="Opgave", summary="Resumé",
+                              answers={"task": f"{tag} opgave", "risk": 3})
+            await seed_thread(tx, who.leader_id, f"{tag}-thread-2", "reflection", NOW,
+                              answers={"rating": 4})
+            sid = await repo.add_schedule(tx, who.leader_id, "followup",
+                                          iso(NOW + timedelta(days=14)), iso(NOW),
+                                          conversation="delegation_followup",
+                                          thread=f"{tag}-thread-1",
+                                          payload={"context": {"task": f"{tag} opgave"}})
+            await repo.add_schedule(tx, who.leader_id, "nudge", iso(NOW + timedelta(days=7)),
+                                    iso(NOW), conversation="reflection")
+            await tx.execute("INSERT INTO schedule_attempts (schedule_id, attempt) VALUES (?, 1)",
+                             (sid,))
+            await tx.execute("INSERT INTO processed_updates (chat_id, at) VALUES (?, ?)",
+                             (who.chat_id, iso(NOW)))
+            await tx.execute("INSERT INTO invites VALUES (?, ?, 'x')",
+                             (f"code-{tag}", who.leader_id))
+            await tx.execute("INSERT INTO leader_flags VALUES (?, 'beta')", (who.leader_id,))
+            await tx.execute("INSERT INTO thread_notes VALUES (?, 'note')", (f"{tag}-thread-1",))
+            await tx.execute("INSERT INTO reflection_prompts (leader_id, prompt_id, shown_at) "
+                             "VALUES (?, 'lever-1', ?)", (who.leader_id, iso(NOW)))
+        # The team feature's tables: a group, an anonymous pulse answer, and a governance
+        # round Alice opened (its result goes to her private chat).
+        await tx.execute("INSERT INTO team_groups (chat_id, created_at, updated_at) "
+                         "VALUES (?, ?, ?)", (GROUP, iso(NOW), iso(NOW)))
+        await tx.execute("INSERT INTO team_pulses (chat_id, seq, status, language, opened_at, "
+                         "closes_at) VALUES (?, 1, 'open', 'da', ?, ?)",
+                         (GROUP, iso(NOW), iso(NOW)))
+        await tx.execute("INSERT INTO team_pulse_answers (pulse_id, member_hash, trust) "
+                         "VALUES (1, 'hmac-of-someone', 4)")
+        await tx.execute("INSERT INTO team_gov_rounds (chat_id, token, status, language, "
+                         "leader_chat, opened_at, collect_until, vote_hours) VALUES "
+                         "(?, 'tok', 'collecting', 'da', ?, ?, ?, 24)",
+                         (GROUP, ALICE.chat_id, iso(NOW), iso(NOW)))
+        await tx.execute("INSERT INTO team_gov_examples (round_id, id, colour, text) "
+                         "VALUES (1, 'r1', 'red', 'et eksempel')")
+    # An open conversation with an answer, through the real service.
+    await core.service.handle_command(ALICE, "delegate")
+    await core.service.handle_input(ALICE, TextInput(text="Indkøb af skraldespande"))
+    async with core.store.transaction() as tx:
+        return [t.thread for t in await repo.threads_of(tx, ALICE.leader_id, status=None)]
+
+
+def rows_about(db: Path, who: Who, threads: list[str]) -> dict[str, int]:
+    """Scan EVERY table and column (found from sqlite_master) for the leader's identifiers."""
+    conn = sqlite3.connect(db)
+    found: dict[str, int] = {}
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    assert len(names) >= 15  # our 5, reflection, team, and the later ones above
+    for table in names:
+        columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+        tests, params = [], []
+        for col in columns:
+            text = f'CAST("{col}" AS TEXT)'
+            tests += [f"{text} = ?", f"{text} = ?", f"{text} LIKE ?"]
+            params += [who.leader_id, who.chat_id, f"%{who.leader_id}%"]
+            for thread in threads:
+                tests.append(f"{text} = ?")
+                params.append(thread)
+        count = conn.execute(f'SELECT count(*) FROM "{table}" WHERE {" OR ".join(tests)}',
+                             params).fetchone()[0]
+        if count:
+            found[table] = count
+    conn.close()
+    return found
+
+
+async def test_forget_leaves_no_row_about_the_leader_in_any_table(tmp_path: Path) -> None:
+    core = await make_core(tmp_path)
+    alice_threads = await seed(core)
+    assert len(alice_threads) == 3
+    bob_threads = ["b-thread-1", "b-thread-2"]
+    before = rows_about(tmp_path / "bot.db", ALICE, alice_threads)
+    assert set(before) >= {"leaders", "sessions", "threads", "answers", "schedules",
+                           "processed_updates", "invites", "leader_flags", "thread_notes",
+                           "reflection_prompts", "team_gov_rounds"}
+    bob_before = rows_about(tmp_path / "bot.db", BOB, bob_threads)
+
+    # The scheduler holds one job per pending schedule; the forget hook must drop Alice's.
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.start(paused=True)
+    async with core.store.transaction() as tx:
+        for who in (ALICE, BOB):
+            for item in await repo.pending_schedules(tx, who.leader_id):
+                scheduler.add_job(print, "date", run_date=item["due_at"],
+                                  id=f"schedule:{item['id']}",
+                                  kwargs={"sep": who.leader_id})
+
+    async def drop_jobs(leader_id: str) -> None:
+        for job in scheduler.get_jobs():
+            if job.kwargs.get("sep") == leader_id:
+                job.remove()
+
+    core.forget_hooks.add(drop_jobs)
+
+    out = await core.service.handle_command(ALICE, "forget")
+    statement = out[0].text
+    assert "3 samtaler" in statement and "2 planlagte beskeder" in statement
+    assert "tillidsmåling" in statement  # says the anonymous pulse answers stay
+    async with core.store.transaction() as tx:
+        assert await repo.get_leader(tx, ALICE.leader_id) is not None  # nothing gone yet
+    done = await core.service.handle_input(ALICE, press(out, "Ja, slet alt om mig"))
+    assert done[0].text == core.service.ui("forget_done", "da")
+
+    assert rows_about(tmp_path / "bot.db", ALICE, alice_threads) == {}
+    assert rows_about(tmp_path / "bot.db", BOB, bob_threads) == bob_before
+    assert {job.kwargs["sep"] for job in scheduler.get_jobs()} == {BOB.leader_id}
+    async with core.store.transaction() as tx:
+        assert await repo.pending_schedules(tx, ALICE.leader_id) == []
+        assert len(await repo.pending_schedules(tx, BOB.leader_id)) == 2
+    conn = sqlite3.connect(tmp_path / "bot.db")
+    # Anonymous team data stays: the pulse answer carries no link to anyone.
+    assert conn.execute("SELECT count(*) FROM team_pulse_answers").fetchone()[0] == 1
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    scheduler.shutdown(wait=False)
+    await core.close()
+
+
+async def test_saying_no_or_an_old_button_deletes_nothing(tmp_path: Path) -> None:
+    clock = ManualClock(NOW)
+    core = await make_core(tmp_path, clock)
+    threads = await seed(core)
+    before = rows_about(tmp_path / "bot.db", ALICE, threads)
+    out = await core.service.handle_command(ALICE, "forget")
+    kept = await core.service.handle_input(ALICE, press(out, "Nej, behold"))
+    assert kept[0].text == core.service.ui("forget_kept", "da")
+    assert "Hvad er formålet" in kept[-1].text  # back to the open question
+    clock.advance(timedelta(hours=2))
+    stale = await core.service.handle_input(ALICE, press(out, "Ja, slet alt om mig"))
+    assert stale[0].kind == "error"
+    for forged in ("fg:yes", "fg:yes:abc", "fg:maybe", "fg:yes:99999999999"):
+        reply = await core.service.handle_input(ALICE, ButtonInput(data=forged))
+        assert reply[0].kind == "error", forged
+    assert rows_about(tmp_path / "bot.db", ALICE, threads) == before
+    await core.close()
+
+
+async def test_a_forgotten_leader_can_start_afresh(tmp_path: Path) -> None:
+    core = await make_core(tmp_path)
+    await seed(core)
+    out = await core.service.handle_command(ALICE, "forget")
+    await core.service.handle_input(ALICE, press(out, "Ja, slet alt om mig"))
+    again = await core.service.handle_command(ALICE, "history")
+    assert again[0].text.startswith(core.service.ui("history_empty", "da"))
+    await core.close()
+
+
+async def test_operator_export_and_forget_from_the_command_line(tmp_path: Path,
+                                                                capsys) -> None:  # type: ignore[no-untyped-def]
+    core = await make_core(tmp_path)
+    threads = await seed(core)
+    await core.close()
+    db = str(tmp_path / "bot.db")
+    out_dir = tmp_path / "request"
+    assert await _run(["--db", db, "export", "--user", "424242", "--out", str(out_dir)]) == 0
+    files = sorted(p.name for p in out_dir.iterdir())
+    assert [f.rsplit(".", 1)[1] for f in files] == ["json", "md"]
+    assert all("tg-424242" in f for f in files)
+    assert await _run(["--db", db, "export", "--user", "tg:nobody"]) == 1
+    assert await _run(["--db", db, "forget", "--user", "tg:424242", "--yes"]) == 0
+    assert "deleted" in capsys.readouterr().out
+    assert rows_about(tmp_path / "bot.db", ALICE, threads) == {}
+    assert rows_about(tmp_path / "bot.db", BOB, ["b-thread-1"]) != {}
+
+
+async def _run(argv: list[str]) -> int:
+    """Run the console script's main() in a worker thread (it runs its own event loop)."""
+    return await asyncio.to_thread(cli.main, argv)
+
+
+def test_discovery_sees_every_leader_table() -> None:
+    info = privacy.TableInfo("x", ["leader_chat", "owner_leader", "thread_id", "chat_id"], [])
+    assert info.leader_columns() == ["owner_leader"]
+    assert info.chat_columns() == ["leader_chat", "chat_id"]
+    assert info.thread_columns() == ["thread_id"]
