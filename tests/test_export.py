@@ -85,13 +85,13 @@ async def test_tables_added_later_are_exported_too(tmp_path: Path) -> None:
     core = await make_core(tmp_path)
     await seed_two_leaders(core)
     async with core.store.transaction() as tx:
-        await tx.execute("CREATE TABLE invites (code TEXT PRIMARY KEY, created_by_leader TEXT, "
-                         "note TEXT)")
-        await tx.execute("INSERT INTO invites VALUES ('A1', ?, 'alice invite'), "
+        await tx.execute("CREATE TABLE leader_invites (code TEXT PRIMARY KEY, "
+                         "created_by_leader TEXT, note TEXT)")
+        await tx.execute("INSERT INTO leader_invites VALUES ('A1', ?, 'alice invite'), "
                          "('B1', ?, 'bob invite')", (ALICE.leader_id, BOB.leader_id))
     out = await core.service.handle_command(ALICE, "export")
     document = json.loads(out[0].attachments[1].data)
-    assert document["other_tables"]["invites"] == [
+    assert document["other_tables"]["leader_invites"] == [
         {"code": "A1", "created_by_leader": ALICE.leader_id, "note": "alice invite"}]
     assert "alice invite" in out[0].attachments[0].data.decode()
     await core.close()

@@ -24,7 +24,7 @@ GROUP = "-100987654"
 # a child of schedules that holds no leader id at all, and a WITHOUT ROWID table.
 LATER_TABLES = """
 CREATE TABLE processed_updates (update_id INTEGER PRIMARY KEY, chat_id TEXT, at TEXT);
-CREATE TABLE invites (code TEXT PRIMARY KEY, created_by_leader TEXT, note TEXT);
+CREATE TABLE leader_invites (code TEXT PRIMARY KEY, created_by_leader TEXT, note TEXT);
 CREATE TABLE schedule_attempts (id INTEGER PRIMARY KEY,
     schedule_id INTEGER NOT NULL REFERENCES schedules(id), attempt INTEGER);
 CREATE TABLE leader_flags (leader_id TEXT NOT NULL, flag TEXT NOT NULL,
@@ -57,7 +57,7 @@ async def seed(core) -> list[str]:  # type: ignore[no-untyped-def]
                              (sid,))
             await tx.execute("INSERT INTO processed_updates (chat_id, at) VALUES (?, ?)",
                              (who.chat_id, iso(NOW)))
-            await tx.execute("INSERT INTO invites VALUES (?, ?, 'x')",
+            await tx.execute("INSERT INTO leader_invites VALUES (?, ?, 'x')",
                              (f"code-{tag}", who.leader_id))
             await tx.execute("INSERT INTO leader_flags VALUES (?, 'beta')", (who.leader_id,))
             await tx.execute("INSERT INTO thread_notes VALUES (?, 'note')", (f"{tag}-thread-1",))
@@ -73,9 +73,10 @@ async def seed(core) -> list[str]:  # type: ignore[no-untyped-def]
         await tx.execute("INSERT INTO team_pulse_answers (pulse_id, member_hash, trust) "
                          "VALUES (1, 'hmac-of-someone', 4)")
         await tx.execute("INSERT INTO team_gov_rounds (chat_id, token, status, language, "
-                         "leader_chat, opened_at, collect_until, vote_hours) VALUES "
-                         "(?, 'tok', 'collecting', 'da', ?, ?, ?, 24)",
-                         (GROUP, ALICE.chat_id, iso(NOW), iso(NOW)))
+                         "opened_at, collect_until, vote_hours) VALUES "
+                         "(?, 'tok', 'collecting', 'da', ?, ?, 24)", (GROUP, iso(NOW), iso(NOW)))
+        await tx.execute("INSERT INTO team_gov_leaders (round_id, leader_chat) VALUES (1, ?)",
+                         (ALICE.chat_id,))
         await tx.execute("INSERT INTO team_gov_examples (round_id, id, colour, text) "
                          "VALUES (1, 'r1', 'red', 'et eksempel')")
     # An open conversation with an answer, through the real service.
@@ -117,8 +118,9 @@ async def test_forget_leaves_no_row_about_the_leader_in_any_table(tmp_path: Path
     bob_threads = ["b-thread-1", "b-thread-2"]
     before = rows_about(tmp_path / "bot.db", ALICE, alice_threads)
     assert set(before) >= {"leaders", "sessions", "threads", "answers", "schedules",
-                           "processed_updates", "invites", "leader_flags", "thread_notes",
-                           "reflection_prompts", "team_gov_rounds"}
+                           "processed_updates", "leader_invites", "leader_flags",
+                           "thread_notes",
+                           "reflection_prompts", "team_gov_leaders"}
     bob_before = rows_about(tmp_path / "bot.db", BOB, bob_threads)
 
     # The scheduler holds one job per pending schedule; the forget hook must drop Alice's.
@@ -154,8 +156,9 @@ async def test_forget_leaves_no_row_about_the_leader_in_any_table(tmp_path: Path
         assert await repo.pending_schedules(tx, ALICE.leader_id) == []
         assert len(await repo.pending_schedules(tx, BOB.leader_id)) == 2
     conn = sqlite3.connect(tmp_path / "bot.db")
-    # Anonymous team data stays: the pulse answer carries no link to anyone.
+    # Anonymous team data stays: the pulse answer and the round's example link to nobody.
     assert conn.execute("SELECT count(*) FROM team_pulse_answers").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM team_gov_examples").fetchone()[0] == 1
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
