@@ -281,6 +281,10 @@ class BotApiStandIn:
                                       headers=headers) as response:
             return response.status
 
+    def note(self, chat_id: int, text: str) -> None:
+        """Put a remark into the call log (shown in transcripts), e.g. that the bot was killed."""
+        self.calls.append(Call("_note", {"chat_id": chat_id, "text": text}, time.monotonic()))
+
     def _log_update(self, update: dict[str, Any]) -> None:
         """Record what a user did, so the call log reads as a conversation."""
         if "callback_query" in update:
@@ -399,6 +403,9 @@ class BotApiStandIn:
                 continue
             if call.method == "_user":
                 lines.append(f"user: {params['text']}")
+                continue
+            if call.method == "_note":
+                lines.append(f"--- {params['text']} ---")
                 continue
             text = params.get("text") or params.get("caption") or ""
             buttons = [b["text"] for row in (params.get("reply_markup") or {}).get(

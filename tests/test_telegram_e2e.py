@@ -54,6 +54,7 @@ async def test_invited_leader_finishes_the_delegation_check_across_a_crash(
         assert step is not None
 
         await bot.kill()
+        api.note(leader.id, "the bot process is killed (SIGKILL) and started again")
         first_log = bot.output
         bot = await BotProcess(api, db, args=()).start()  # bare `tillidsbot` with a token
         mark = phone.mark()
@@ -62,7 +63,7 @@ async def test_invited_leader_finishes_the_delegation_check_across_a_crash(
         assert after_restart == [ui("welcome", "da"), ui("resume", "da"), question]
         assert phone.step() == step
 
-        typed += await walk(phone, real_dialogues)
+        typed += await walk(phone, real_dialogues, typed_before=len(typed))
         assert typed[0] == SAMPLE_ANSWERS[0]
         summary = [t for t in phone.texts_since(mark) if typed[0] in t and typed[1] in t]
         assert summary, "the summary quoting the leader's own words never arrived"

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -96,6 +97,11 @@ class InProcessBot:
                     or self.task.done(), what="the bot to start")  # type: ignore[union-attr]
         if self.task.done():
             self.task.result()
+        if webhook:
+            # PTB sets the webhook just before its server listens: wait for the port too.
+            port = self.settings.webhook_port
+            await until(lambda: _accepts(self.settings.webhook_listen, port),
+                        what="the webhook server to listen")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -103,6 +109,13 @@ class InProcessBot:
         self.stop_event.set()
         assert self.task is not None
         await asyncio.wait_for(self.task, TIMEOUT)
+
+
+def _accepts(host: str, port: int) -> bool:
+    """Whether something listens on host:port."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
 
 
 def bot_command() -> list[str]:
@@ -224,10 +237,10 @@ FALLBACK_ANSWERS = ("14", "3")
 
 
 async def walk(phone: Phone, dialogues: Dialogues, steps: int | None = None,
-               lang: str = "da") -> list[str]:
+               lang: str = "da", typed_before: int = 0) -> list[str]:
     """Answer the open conversation generically until the menu shows (or `steps` answers):
-    press the first button of a question, 'Done' on a multiple choice, type text otherwise.
-    Returns the texts typed."""
+    press the first button of a question, 'Done' on a multiple choice, type text otherwise
+    (the next of SAMPLE_ANSWERS after `typed_before`). Returns the texts typed."""
     menu = dialogues.strings("menu", lang)
     typed: list[str] = []
     pressed: int | None = None
@@ -245,7 +258,8 @@ async def walk(phone: Phone, dialogues: Dialogues, steps: int | None = None,
             await phone.press(last, label=label)
         else:
             before = phone.step()
-            for text in (SAMPLE_ANSWERS[len(typed) % len(SAMPLE_ANSWERS)], *FALLBACK_ANSWERS):
+            sample = SAMPLE_ANSWERS[(typed_before + len(typed)) % len(SAMPLE_ANSWERS)]
+            for text in (sample, *FALLBACK_ANSWERS):
                 await phone.say(text)
                 if phone.step() != before:
                     typed.append(text)
