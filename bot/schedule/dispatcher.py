@@ -129,9 +129,15 @@ class Dispatcher:
         return queued
 
     async def run_once(self) -> None:
-        """Queue what is due and send it all (tests, and catching up at start-up)."""
-        await self.tick()
-        await self.pacer.drain()
+        """Queue what is due and send it all, batch after batch (tests drive time with this)."""
+        tried: set[int] = set()
+        while True:
+            await self.tick()
+            fresh = self.pacer.queued - tried
+            if not fresh:
+                break
+            tried |= fresh
+            await self.pacer.drain()
 
     async def plan_missing_nudges(self, since: str | None) -> int:
         """Give leaders without an upcoming weekly nudge their next one (chunked commits)."""
