@@ -612,3 +612,25 @@ async def test_old_update_ids_are_pruned(db: Path) -> None:
         await tgrepo.finish_update(tx, 1, 11)
         assert await tgrepo.claim_update(tx, 1, 11, NOW) == "done"
     await store.close()
+
+
+async def test_stopping_finishes_fetched_updates_and_a_restart_fetches_the_rest(
+        api: BotApiStandIn, db: Path) -> None:
+    leader = api.user(2101, "Yrsa")
+    phone = Phone(api, db, leader)
+    async with InProcessBot(api, db, ALLOWED_USER_IDS="2101"):
+        await phone.say("/start")
+        api.latency = lambda method: 0.05 if method == "sendMessage" else 0.0
+        ids = [api.send_text(leader, f"/ukendt{n}") for n in range(20)]
+        await api.wait_for(lambda: any("/ukendt" in t for t in api.sent_texts(2101)),
+                           what="the first reply")
+    # Stopped mid-burst: whatever was fetched has been answered; the rest waits at Telegram.
+    answered = sum("/ukendt" in t for t in api.sent_texts(2101))
+    assert all(update_status(db, u) in (None, "done") for u in ids)
+    assert answered == sum(update_status(db, u) == "done" for u in ids)
+    api.latency = None
+    async with InProcessBot(api, db, ALLOWED_USER_IDS="2101"):
+        for update_id in ids:
+            await phone.handled(update_id)
+    replies = [t for t in api.sent_texts(2101) if "/ukendt" in t]
+    assert [int(t.split("/ukendt")[1].split(")")[0]) for t in replies] == list(range(20))

@@ -204,8 +204,12 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Finish every queued update."""
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait until every queued update has been processed."""
         while self._workers:
-            await asyncio.gather(*self._workers.values(), return_exceptions=True)
+            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
 
     @property
     def busy(self) -> bool:
@@ -413,6 +417,9 @@ class TelegramChannel:
                     await updater.stop()
                 if app.running:
                     await app.stop()
+                # PTB shuts the bot down before the update processor: finish queued updates
+                # (their replies need the bot) first.
+                await self.processor.drain()
 
     async def set_commands(self) -> None:
         """Register the command menus per language (private chats) and for groups."""
