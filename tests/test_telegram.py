@@ -405,6 +405,8 @@ async def test_commands_are_registered_per_language(
         descriptions = {c["command"]: c["description"] for c in commands}
         assert descriptions["help"] == real_dialogues.strings("command_help", lang)
     assert api.commands[("all_private_chats", "")] == api.commands[("all_private_chats", "da")]
+    assert api.commands[("all_private_chats", "no")] == api.commands[("all_private_chats", "nb")]
+    assert api.commands[("default", "")] == []  # groups see no leader commands
 
 
 # ---- groups --------------------------------------------------------------------------------

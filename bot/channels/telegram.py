@@ -64,7 +64,8 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096  # characters in one message (counted in UTF-16 code units, as Telegram does)
 MAX_CAPTION = 1024
-COMMAND_LANGUAGES = ("da", "nb", "en")
+# Telegram language codes of the command menus -> the language of their wording.
+COMMAND_LANGUAGES = {"da": "da", "nb": "nb", "no": "nb", "en": "en"}
 # The leader commands in the order Telegram's menu shows them.
 LEADER_COMMANDS = ("start", "delegate", "repair", "reflect", "history", "settings", "language",
                    "back", "cancel", "help")
@@ -192,8 +193,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 async with self._running:
                     try:
                         await coroutine
-                    except Exception:  # PTB's process_update reports handler errors itself
-                        log.exception("processing an update failed")
+                    except Exception as exc:  # PTB's process_update reports handler errors
+                        # Type only: an exception's message may quote what a leader wrote.
+                        log.error("processing an update failed with %s", type(exc).__name__)
         finally:
             self._workers.pop(key, None)
             if not queue:
@@ -425,20 +427,19 @@ class TelegramChannel:
         """Register the command menus per language (private chats) and for groups."""
         bot = self.app.bot
         names = self.menu_commands()
-        for lang in COMMAND_LANGUAGES:
+        for code, lang in COMMAND_LANGUAGES.items():
             commands = [BotCommand(n, self.service.ui(f"command_{n}", lang)) for n in names]
             await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(),
-                                      language_code=lang)
-        default = [BotCommand(n, self.service.ui(f"command_{n}", COMMAND_LANGUAGES[0]))
-                   for n in names]
+                                      language_code=code)
+        default = [BotCommand(n, self.service.ui(f"command_{n}", "da")) for n in names]
         await bot.set_my_commands(default, scope=BotCommandScopeAllPrivateChats())
         await bot.set_my_commands([], scope=BotCommandScopeDefault())
         group = [(name, key) for name, (_, key) in self.group_commands.items() if key]
         if group:
-            for lang in COMMAND_LANGUAGES:
+            for code, lang in COMMAND_LANGUAGES.items():
                 await bot.set_my_commands(
                     [BotCommand(n, self.service.ui(k, lang)) for n, k in group],
-                    scope=BotCommandScopeAllGroupChats(), language_code=lang)
+                    scope=BotCommandScopeAllGroupChats(), language_code=code)
 
     def menu_commands(self) -> list[str]:
         """Commands the service handles and that have menu wording, in menu order."""
