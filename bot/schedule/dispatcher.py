@@ -33,7 +33,7 @@ from bot.dialogue.state import DialogueState, OutMessage
 from bot.schedule import plan
 from bot.schedule.messages import snooze_buttons
 from bot.schedule.pacer import Pacer, Prepared
-from bot.schedule.times import local_instant, paused, quiet_end, zone_of
+from bot.schedule.times import local_instant, next_nudge, paused, quiet_end, zone_of
 from bot.store import repo, schedules
 from bot.store.schedules import Row
 
@@ -143,16 +143,23 @@ class Dispatcher:
         """Give leaders without an upcoming weekly nudge their next one (chunked commits)."""
         async with self.store.transaction() as tx:
             missing = await schedules.leaders_without_nudge(tx, since)
+            lasts = await schedules.last_slots(tx) if missing else {}
         now = self.timer.now()
+        stamp = iso(now)
         planned = 0
         for start in range(0, len(missing), BACKFILL_CHUNK):
+            rows: list[tuple[str, str, str, str]] = []
+            for leader_id, timezone, settings in missing[start:start + BACKFILL_CHUNK]:
+                leader = repo.Leader(leader_id, None, "da", timezone, json.loads(settings or "{}"))
+                prefs = plan.prefs_of(leader, self.config.reminder_hours)
+                if not prefs.nudges:
+                    continue
+                slot, instant = next_nudge(prefs, zone_of(timezone), now, lasts.get(leader_id))
+                payload = {"slot": slot.isoformat(), "key": plan.plan_key(leader, prefs)}
+                rows.append((leader_id, iso(instant), self.config.nudge_conversation,
+                             json.dumps(payload)))
             async with self.store.transaction() as tx:
-                for leader_id, timezone, settings in missing[start:start + BACKFILL_CHUNK]:
-                    leader = repo.Leader(leader_id, None, "da", timezone,
-                                         json.loads(settings or "{}"))
-                    row = await plan.plan_nudge(tx, leader, now, self.config.nudge_conversation,
-                                                self.config.reminder_hours)
-                    planned += row is not None
+                planned += await schedules.add_nudges(tx, rows, stamp)
         return planned
 
     # ---- one row: decide and record before sending ------------------------------------------

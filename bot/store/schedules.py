@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -166,6 +167,31 @@ async def last_slot(conn: aiosqlite.Connection, leader_id: str) -> date | None:
         return date.fromisoformat(slot) if isinstance(slot, str) else None
     except ValueError:
         return None
+
+
+async def last_slots(conn: aiosqlite.Connection) -> dict[str, date]:
+    """Every leader's last handled weekly slot (for planning many leaders at once)."""
+    found: dict[str, date] = {}
+    async with conn.execute(
+        "SELECT leader_id, json_extract(payload, '$.slot'), MAX(due_at) FROM schedules "
+        "WHERE kind = 'nudge' AND status NOT IN ('pending', 'cancelled') GROUP BY leader_id"
+    ) as cur:
+        async for leader_id, slot, _ in cur:
+            with contextlib.suppress(TypeError, ValueError):
+                found[str(leader_id)] = date.fromisoformat(slot)
+    return found
+
+
+async def add_nudges(conn: aiosqlite.Connection, rows: list[tuple[str, str, str, str]],
+                     now: str) -> int:
+    """Insert (leader_id, due_at, conversation, payload) nudges; a leader who meanwhile got
+    one keeps it (the unique index)."""
+    cur = await conn.executemany(
+        "INSERT OR IGNORE INTO schedules (leader_id, kind, conversation, due_at, status, payload, "
+        "created_at, updated_at) VALUES (?, 'nudge', ?, ?, 'pending', ?, ?, ?)",
+        [(leader, conversation, due, payload, now, now)
+         for leader, due, conversation, payload in rows])
+    return cur.rowcount
 
 
 async def pending_of(conn: aiosqlite.Connection, leader_id: str,
