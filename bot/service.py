@@ -15,7 +15,7 @@ import aiosqlite
 from bot.clock import Clock, iso
 from bot.dialogue import Dialogues
 from bot.dialogue.engine import DialogueError, UnknownConversationError, UnknownNodeError
-from bot.dialogue.render import pick
+from bot.dialogue.render import RenderError, pick
 from bot.dialogue.state import (
     Back,
     Button,
@@ -156,6 +156,14 @@ class BotService:
         command = command.lower().lstrip("/")
         if command in ("back", "cancel"):
             return await self.handle_input(who, Back() if command == "back" else Cancel())
+        try:
+            notes = await self._drop_unfit(who)
+            return [*notes, *await self._handle_command(who, command, args)]
+        except RenderError as exc:
+            return await self._render_failed(who, exc)
+
+    async def _handle_command(self, who: Who, command: str, args: str) -> list[OutMessage]:
+        """The commands themselves, in one transaction."""
         async with self.store.transaction() as tx:
             leader = await self._leader(tx, who)
             lang = leader.language
@@ -188,6 +196,13 @@ class BotService:
 
     async def handle_input(self, who: Who, event: Input) -> list[OutMessage]:
         """Text, a button, back or cancel: step the engine, commit, then reply."""
+        try:
+            return await self._handle_input(who, event)
+        except RenderError as exc:
+            return await self._render_failed(who, exc)
+
+    async def _handle_input(self, who: Who, event: Input) -> list[OutMessage]:
+        """One input in one transaction; a failure anywhere rolls all of it back."""
         async with self.store.transaction() as tx:
             leader = await self._leader(tx, who)
             lang = leader.language
@@ -213,13 +228,27 @@ class BotService:
 
     async def resume(self, who: Who) -> list[OutMessage]:
         """On reconnect (e.g. the terminal chat restarting): the current question, or the menu."""
+        try:
+            notes = await self._drop_unfit(who)
+            current = await self.current(who)
+        except RenderError as exc:
+            return await self._render_failed(who, exc)
+        if notes or not current or current[-1].node is None:
+            return [*notes, *current]
+        lang = await self.language_of(who)
+        return [OutMessage(text=self.ui("resume", lang)), *current]
+
+    async def current(self, who: Who) -> list[OutMessage]:
+        """The question the leader is at, or the menu (e.g. after pressing an old button)."""
         async with self.store.transaction() as tx:
             leader = await self._leader(tx, who)
             state = await self._state(tx, leader)
             if state is None:
                 return [self.menu(leader.language)]
-            return [OutMessage(text=self.ui("resume", leader.language)),
-                    *self._reprompt(state, leader)]
+            try:
+                return self.engine.prompt(state, leader.language, self.today(leader))
+            except DialogueError:
+                return [self.menu(leader.language)]
 
     async def language_of(self, who: Who) -> str:
         """The language a leader has chosen (creating the leader on first contact)."""
@@ -256,15 +285,49 @@ class BotService:
             return []
         try:
             return self.engine.prompt(state, leader.language, self.today(leader))
-        except DialogueError:
+        except (DialogueError, RenderError):
             return []
+
+    async def _drop_unfit(self, who: Who) -> list[OutMessage]:
+        """End a stored conversation the dialogues can no longer show; the apology, if so."""
+        async with self.store.transaction() as tx:
+            leader = await self._leader(tx, who)
+            state = await self._state(tx, leader)
+            if state is None:
+                return []
+            try:
+                self.engine.prompt(state, leader.language, self.today(leader))
+            except DialogueError as exc:
+                return (await self._restart(tx, leader, state, exc))[:1]
+            return []
+
+    def _outdated(self, state: DialogueState) -> bool:
+        """Whether the conversation was changed (new version, or gone) since this state began."""
+        definition = self.dialogues.registry.definitions.get(state.conversation)
+        return definition is None or definition.version != state.version
+
+    async def _render_failed(self, who: Who, exc: RenderError) -> list[OutMessage]:
+        """After a rolled-back step whose wording failed to render: keep the state and say so;
+        a conversation changed since it began starts over politely, as it could never finish."""
+        async with self.store.transaction() as tx:
+            leader = await self._leader(tx, who)
+            state = await self._state(tx, leader)
+            # The cause's class only: its message may quote the leader's own words.
+            cause = type(exc.__cause__ or exc).__name__
+            log.error("rendering failed in %s at node %s (%s); the leader's state is kept",
+                      state.conversation if state else "-", state.node if state else "-", cause)
+            if state is not None and self._outdated(state):
+                return await self._restart(tx, leader, state, exc)
+            return [OutMessage(text=self.ui("render_failed", leader.language), kind="error",
+                               key="render_failed"), *self._reprompt(state, leader)]
 
     async def _restart(
         self, tx: aiosqlite.Connection, leader: repo.Leader, state: DialogueState,
-        exc: DialogueError,
+        exc: DialogueError | RenderError,
     ) -> list[OutMessage]:
         """The stored state no longer fits the dialogues: apologise and start over politely."""
-        log.warning("restarting a conversation whose state no longer fits: %s", exc)
+        log.warning("restarting a conversation whose state no longer fits: %s",
+                    type(exc).__name__ if isinstance(exc, RenderError) else exc)
         await repo.save_session(tx, leader.leader_id, None, self.now())
         await repo.end_thread(tx, state.thread, "abandoned", self.now())
         return [OutMessage(text=self.ui("restarted", leader.language)), self.menu(leader.language)]

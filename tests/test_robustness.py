@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import os
+import pty
+import shutil
+import signal
 import sqlite3
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.clock import ManualClock
-from bot.dialogue import Dialogues
+from bot.dialogue import Dialogues, load_dialogues
 from bot.dialogue.engine import parse_callback, parse_date
-from bot.dialogue.state import ButtonInput, OutMessage
+from bot.dialogue.state import ButtonInput, OutMessage, TextInput
 from bot.service import BotService, Who
 from bot.store import repo
 from bot.store.db import Store, migrations
-from tests.conftest import TODAY
+from tests.conftest import FIXTURES, TODAY
 from tests.driver import EngineDriver
 
 WHO = Who(leader_id="tg:7", chat_id="7", language_code="da")
@@ -110,3 +117,223 @@ def test_chat_on_a_path_that_is_not_a_database_says_so(tmp_path: Path, kind: str
     assert main(["--db", str(path), "chat"]) == 2
     err = capsys.readouterr().err
     assert f"cannot open the database {path}" in err and "Traceback" not in err
+
+
+# ---- a wording or template that fails to render ---------------------------------------------
+
+def sample_variant(tmp_path: Path, summary: str | None = None, chain: str | None = None
+                   ) -> Dialogues:
+    """The every-kind fixture copied, with a changed summary template or a chained ending."""
+    root = tmp_path / "kinds"
+    shutil.copytree(FIXTURES / "kinds", root)
+    if summary is not None:
+        (root / "templates" / "da" / "sample_summary.j2").write_text(summary, encoding="utf-8")
+    if chain is not None:
+        yaml = root / "sample.yaml"
+        yaml.write_text(yaml.read_text(encoding="utf-8").replace(
+            'text: {da: "Farvel"}', f'text: {{da: "Farvel"}}\n    start_conversation: {chain}'),
+            encoding="utf-8")
+        (root / "other.yaml").write_text(
+            "id: other\nversion: 1\nmenu: false\ntitle: {da: \"Andet\"}\nstart: ask\n"
+            "nodes:\n  ask:\n    kind: text\n    store: x\n"
+            "    prompt: {da: \"Om {{ context.topic }}?\"}\n    next: bye\n"
+            "  bye:\n    kind: end\n", encoding="utf-8")
+    return load_dialogues(root, root / "templates", ("da",))
+
+
+async def walk_sample_to_date(service: BotService) -> list[OutMessage]:
+    """Answer the fixture up to its date question."""
+    await service.handle_command(WHO, "sample")
+    await service.handle_input(WHO, TextInput(text="Mia"))
+    out: list[OutMessage] = []
+    for label in ("A", "☐ X", "Færdig", "3"):
+        pressed = next(b.data for m in (out or await service.resume(WHO)) for row in m.buttons
+                       for b in row if b.label == label)
+        out = await service.handle_input(WHO, ButtonInput(data=pressed))
+    assert out[-1].node == "when"
+    return out
+
+
+async def rows(service: BotService, sql: str) -> list[tuple[object, ...]]:
+    """Rows from the service's own database."""
+    async with service.store.transaction() as tx, tx.execute(sql) as cur:
+        return [tuple(r) for r in await cur.fetchall()]
+
+
+@pytest.mark.parametrize("template", [
+    "{{ answers.not_collected }}",             # an undefined name (StrictUndefined)
+    "{{ answers.name + answers.rate }}",       # a TypeError, which Jinja2 does not wrap
+])
+async def test_a_summary_that_fails_to_render_keeps_the_state(tmp_path: Path,
+                                                              template: str) -> None:
+    service = await make_service(tmp_path / "bot.db", sample_variant(tmp_path, template))
+    await walk_sample_to_date(service)
+    before = await session_of(service)
+    answers_before = await rows(service, "SELECT name FROM answers")
+    out = await service.handle_input(WHO, TextInput(text="14"))
+    assert keys(out) == ["render_failed"]
+    assert out[-1].node == "when"  # the same question again, nothing lost
+    assert await session_of(service) == before
+    assert await rows(service, "SELECT name FROM answers") == answers_before
+    assert await rows(service, "SELECT status, summary FROM threads") == [("active", None)]
+    assert await rows(service, "SELECT id FROM schedules") == []
+    await service.store.close()
+
+
+async def test_a_chained_conversation_that_fails_to_start_rolls_back_the_finish(
+        tmp_path: Path) -> None:
+    # sample ends by starting 'other', whose first prompt needs a context it does not get.
+    service = await make_service(tmp_path / "bot.db", sample_variant(tmp_path, chain="other"))
+    await walk_sample_to_date(service)
+    before = await session_of(service)
+    out = await service.handle_input(WHO, TextInput(text="14"))
+    assert keys(out) == ["render_failed"]
+    assert await session_of(service) == before
+    assert await rows(service, "SELECT conversation, status FROM threads") == [
+        ("sample", "active")]
+    assert await rows(service, "SELECT id FROM schedules") == []
+    await service.store.close()
+
+
+async def test_an_outdated_state_that_no_longer_renders_restarts_politely(
+        tmp_path: Path) -> None:
+    # The definition's version moved on and its template now needs an answer this
+    # leader never gave: continuing can never work, so the bot starts over politely.
+    service = await make_service(tmp_path / "bot.db",
+                                 sample_variant(tmp_path, "{{ answers.added_in_v2 }}"))
+    await walk_sample_to_date(service)
+    raw = await session_of(service)
+    assert raw is not None
+    async with service.store.transaction() as tx:
+        await repo.save_session(tx, "tg:7", raw.replace('"version":1', '"version":0'), "now")
+    out = await service.handle_input(WHO, TextInput(text="14"))
+    assert out[0].text == service.ui("restarted", "da") and out[-1].buttons
+    assert await session_of(service) is None
+    assert await rows(service, "SELECT status FROM threads") == [("abandoned",)]
+    await service.store.close()
+
+
+# ---- a stored state whose node is gone ------------------------------------------------------
+
+async def break_state(service: BotService) -> None:
+    """Point the stored state at a node the YAML no longer has."""
+    raw = await session_of(service)
+    assert raw is not None
+    state = json.loads(raw)
+    state["node"] = "removed_in_v3"
+    async with service.store.transaction() as tx:
+        await repo.save_session(tx, "tg:7", json.dumps(state), "now")
+
+
+async def test_resume_with_a_vanished_node_restarts_politely(tmp_path: Path,
+                                                             real_dialogues: Dialogues) -> None:
+    service = await make_service(tmp_path / "bot.db", real_dialogues)
+    await service.handle_command(WHO, "delegate")
+    await break_state(service)
+    out = await service.resume(WHO)  # the terminal chat starting again
+    assert out[0].text == service.ui("restarted", "da")
+    assert out[-1].buttons  # the menu, not "here is where we left off" and then nothing
+    assert await session_of(service) is None
+    await service.store.close()
+
+
+async def test_a_command_with_a_vanished_node_restarts_then_runs(tmp_path: Path,
+                                                                 real_dialogues: Dialogues) -> None:
+    service = await make_service(tmp_path / "bot.db", real_dialogues)
+    await service.handle_command(WHO, "delegate")
+    await break_state(service)
+    out = await service.handle_command(WHO, "delegate")
+    assert out[0].text == service.ui("restarted", "da")
+    assert out[-1].node == "task"  # not "busy" with no question to answer
+    await service.store.close()
+
+
+# ---- the terminal chat: a second window, Ctrl-C ---------------------------------------------
+
+class Terminal:
+    """One `tillidsbot chat` window: its own service and connection on the shared file."""
+
+    def __init__(self, service: BotService) -> None:
+        """A console channel writing into a buffer."""
+        from bot.channels.console import CONSOLE_LEADER, ConsoleChannel
+
+        self.out = io.StringIO()
+        self.who = CONSOLE_LEADER
+        self.console = ConsoleChannel(service, stdin=io.StringIO(), stdout=self.out)
+
+    async def type(self, line: str) -> str:
+        """Type a line and return what the window shows in reply."""
+        start = len(self.out.getvalue())
+        await self.console.send(await self.console.handle(line))
+        return self.out.getvalue()[start:]
+
+
+async def two_terminals(tmp_path: Path, dialogues: Dialogues) -> tuple[Terminal, Terminal]:
+    """Two windows on one database, both showing the first question of /delegate."""
+    one = Terminal(await make_service(tmp_path / "chat.db", dialogues))
+    two = Terminal(await make_service(tmp_path / "chat.db", dialogues))
+    await one.type("/delegate")
+    await two.console.send(await two.console.service.resume(two.who))
+    return one, two
+
+
+async def test_text_typed_in_a_second_window_for_an_old_question_is_not_misfiled(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    one, two = await two_terminals(tmp_path, real_dialogues)
+    assert "Hvad er formålet" in await one.type("Ugeplanen til KL (pædagog)")
+    # The second window still shows the task question; this answer belongs to it, not to
+    # the purpose question the conversation has moved on to.
+    shown = await two.type("Vagtplanen til teamet")
+    assert real_dialogues.strings("moved_on", "da") in shown
+    assert "Hvad er formålet" in shown  # where the conversation is now
+    state = json.loads(await session_of(one.console.service, "console:local") or "{}")
+    assert state["node"] == "purpose" and "purpose" not in state["answers"]
+    # Now it is current, so the same window's next answer is taken.
+    assert "Kompetencer" in await two.type("Så børnene møder voksne, der har planlagt dagen")
+    for t in (one, two):
+        await t.console.service.store.close()
+
+
+async def test_an_old_button_in_a_second_window_shows_the_current_question(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    one, two = await two_terminals(tmp_path, real_dialogues)
+    for line in ("Ugeplanen til KL", "Formålet"):
+        await one.type(line)
+        await two.console.send(await two.console.service.resume(two.who))
+    assert "Kompetencer" in two.out.getvalue()
+    assert "Intentioner" in await one.type("1")  # competence answered in window one
+    shown = await two.type("1")  # window two's "1" is the old competence button
+    assert real_dialogues.strings("stale_button", "da") in shown
+    assert "Intentioner" in shown  # ... and its keys now press the current question
+    assert "Ressourcer" in await two.type("1")
+    for t in (one, two):
+        await t.console.service.store.close()
+
+
+def test_ctrl_c_ends_the_terminal_chat_at_once(tmp_path: Path) -> None:
+    from tests.test_transcript import TIMEOUT, command
+
+    # A real terminal as stdin (a pty), kept open: a person at the keyboard pressing Ctrl-C.
+    keyboard, terminal = pty.openpty()
+    env = {**os.environ, "TILLIDSBOT_DB": str(tmp_path / "chat.db"), "PYTHONUNBUFFERED": "1"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    proc = subprocess.Popen(command(), stdin=terminal, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    try:
+        assert proc.stdout is not None
+        seen = b""
+        while b"> " not in seen:
+            seen += proc.stdout.read1(4096)
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=TIMEOUT // 4)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("Ctrl-C left the terminal chat hanging on its read") from None
+        rest = proc.stdout.read().decode()
+        assert code == 130
+        assert "Farvel for nu" in rest and "Traceback" not in rest
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(keyboard)
+        os.close(terminal)

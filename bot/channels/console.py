@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
@@ -34,6 +37,8 @@ class ConsoleChannel:
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self.keys: dict[str, str] = {}
+        self.step: int | None = None  # the step of the question on screen, for typed answers
+        self._unread = b""
         self._lock = asyncio.Lock()
 
     async def run(self, on_ready: Callable[[], Awaitable[None]] | None = None) -> int:
@@ -47,7 +52,11 @@ class ConsoleChannel:
         while True:
             self.stdout.write("> ")
             self.stdout.flush()
-            line = await loop.run_in_executor(None, self.stdin.readline)
+            try:
+                line = await self._readline(loop)
+            except asyncio.CancelledError:  # Ctrl-C: all that was said is already committed
+                self.write("\n" + self.service.ui("goodbye", await self._leader_language()))
+                raise
             if not line:
                 self.write("")
                 return 0
@@ -57,8 +66,47 @@ class ConsoleChannel:
                 return 0
             await self.send(await self.handle(text))
 
+    async def _readline(self, loop: asyncio.AbstractEventLoop) -> str:
+        """The next typed line ('' at the end of input). A terminal is read in a daemon thread
+        straight from its file descriptor, so Ctrl-C never waits for a blocked read."""
+        try:
+            fd = self.stdin.fileno()
+        except (AttributeError, OSError, ValueError):  # an in-memory stream never blocks
+            return self.stdin.readline()
+        future: asyncio.Future[str] = loop.create_future()
+
+        def read() -> None:
+            line = self._read_fd(fd)
+            with contextlib.suppress(RuntimeError):  # the loop closed: the chat has ended
+                loop.call_soon_threadsafe(_resolve, future, line)
+
+        threading.Thread(target=read, name="console-stdin", daemon=True).start()
+        return await future
+
+    def _read_fd(self, fd: int) -> str:
+        """One line from a file descriptor, decoded as UTF-8; '' at the end of input."""
+        while b"\n" not in self._unread:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                line, self._unread = self._unread, b""
+                return line.decode("utf-8", errors="replace")
+            self._unread += chunk
+        line, _, self._unread = self._unread.partition(b"\n")
+        return line.decode("utf-8", errors="replace") + "\n"
+
     async def handle(self, text: str) -> list[OutMessage]:
-        """Turn one typed line into a service call."""
+        """Turn one typed line into a service call; after an old button or an answer meant for
+        an earlier question (another window moved on), show where the conversation is now."""
+        messages = await self._handle(text)
+        if any(m.key in ("stale_button", "moved_on") for m in messages):
+            messages = [*messages, *await self.service.current(self.who)]
+        return messages
+
+    async def _handle(self, text: str) -> list[OutMessage]:
+        """Map one typed line to the service call it stands for."""
         stripped = text.strip()
         if stripped in self.keys:
             return await self.service.handle_input(self.who, ButtonInput(data=self.keys[stripped]))
@@ -69,7 +117,7 @@ class ConsoleChannel:
             if command.lower() == "cancel":
                 return await self.service.handle_input(self.who, Cancel())
             return await self.service.handle_command(self.who, command, args.strip())
-        return await self.service.handle_input(self.who, TextInput(text=text))
+        return await self.service.handle_input(self.who, TextInput(text=text, step=self.step))
 
     async def send(self, messages: list[OutMessage]) -> None:
         """Print messages; number the buttons of the last question."""
@@ -80,6 +128,8 @@ class ConsoleChannel:
     def render(self, message: OutMessage) -> str:
         """Draw one message as text, remembering which key presses which button."""
         lines = [message.text]
+        if message.kind == "prompt":
+            self.step = message.step
         for attachment in message.attachments:
             self.files_dir.mkdir(parents=True, exist_ok=True)
             path = self.files_dir / attachment.filename
@@ -109,3 +159,9 @@ class ConsoleChannel:
     async def _leader_language(self) -> str:
         """The local leader's current language."""
         return await self.service.language_of(self.who)
+
+
+def _resolve(future: asyncio.Future[str], line: str) -> None:
+    """Hand a line read in the reader thread to the waiting chat (unless it stopped)."""
+    if not future.done():
+        future.set_result(line)

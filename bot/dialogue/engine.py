@@ -25,7 +25,7 @@ from bot.dialogue.model import (
     SummaryNode,
     TextNode,
 )
-from bot.dialogue.render import Renderer, pick
+from bot.dialogue.render import Renderer, RenderError, pick
 from bot.dialogue.state import (
     Back,
     Button,
@@ -182,6 +182,8 @@ class Engine:
         if isinstance(event, ButtonInput):
             return self._button(definition, state, node, event.data, lang, today)
         assert isinstance(event, TextInput)
+        if event.step is not None and event.step != state.step:
+            return self._reject(state, lang, "moved_on")
         return self._text(definition, state, node, event.text, lang, today)
 
     def prompt(self, state: DialogueState, lang: str, today: date) -> list[OutMessage]:
@@ -432,7 +434,11 @@ class Engine:
     def _branch(self, node: BranchNode, variables: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """Pick the first case whose condition holds."""
         for case in node.cases:
-            if self._condition(case.when)(**variables):
+            try:
+                holds = self._condition(case.when)(**variables)
+            except Exception as exc:  # e.g. comparing an answer of the wrong type
+                raise RenderError(f"condition {case.when!r}: {exc.__class__.__name__}") from exc
+            if holds:
                 return case.next, {**node.set, **case.set}
         return node.default, dict(node.set)
 
@@ -516,4 +522,4 @@ class Engine:
         if getattr(node, "skippable", False):
             rows.append([button(self.strings("skip_button", lang), SKIP)])
         return OutMessage(text=prompt, kind="prompt", buttons=rows, node=state.node,
-                          expects=_EXPECTS.get(node.kind))
+                          expects=_EXPECTS.get(node.kind), step=state.step)

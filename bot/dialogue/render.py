@@ -8,7 +8,7 @@ from typing import Any
 
 from babel.core import UnknownLocaleError
 from babel.dates import format_date
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.dialogue.model import Text
 
@@ -76,7 +76,7 @@ class Renderer:
             return source
         try:
             return self.env.from_string(source).render(**variables).strip()
-        except TemplateError as exc:
+        except Exception as exc:  # Jinja2 lets TypeError and friends through unwrapped
             raise RenderError(f"{exc.__class__.__name__}: {exc}") from exc
 
     def template(self, name: str, lang: str, variables: dict[str, Any]) -> str:
@@ -84,7 +84,7 @@ class Renderer:
         try:
             tpl = self.env.get_template(f"{lang}/{name}.j2")
             return tpl.render({"lang": lang, **variables}).strip()
-        except TemplateError as exc:
+        except Exception as exc:  # TemplateError, but also a TypeError inside an expression
             raise RenderError(f"{name} ({lang}): {exc.__class__.__name__}: {exc}") from exc
 
     def has_template(self, name: str, lang: str) -> bool:

@@ -44,6 +44,9 @@ class TextInput(BaseModel):
 
     kind: Literal["text"] = "text"
     text: str
+    # The step of the question the leader saw, when the channel knows it (the terminal chat):
+    # text meant for an earlier question is refused instead of filed under the current one.
+    step: int | None = None
 
 
 class ButtonInput(BaseModel):
@@ -98,6 +101,7 @@ class OutMessage(BaseModel):
     expects: Literal["text", "buttons", "scale", "date", "multi"] | None = None
     attachments: list[Attachment] = Field(default_factory=list)
     key: str | None = None  # the interface wording key of an error, e.g. "stale_button"
+    step: int | None = None  # a question's step in its conversation (see TextInput.step)
 
 
 class Effect(BaseModel):
