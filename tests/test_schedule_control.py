@@ -358,6 +358,9 @@ async def test_settings_show_everything_and_edit_it(tmp_path: Path) -> None:
     for forged in ("st:day:9", "st:time:25:00", "st:zone:Mars/Olympus", "st:rem:7", "st:nope",
                    "st:quiet:1-2", "st:pause:52", "st:nudges:maybe"):
         assert (await h.press(1, forged))[0].text == h.texts("stale_button"), forged
+    [languages] = await h.press(1, "st:lang")
+    assert {b.data for row in languages.buttons for b in row} == {
+        "m:lang:da", "m:lang:nb", "m:lang:en"}
     await h.press(1, "st:nudges:off")
     assert [r for r in await h.rows(1) if r.kind == "nudge" and r.status == "pending"] == []
     await h.close()
@@ -370,5 +373,5 @@ async def test_the_settings_are_worded_in_each_language(tmp_path: Path, lang: st
     [overview] = await h.command(1, "settings")
     day = {"da": "mandag", "nb": "mandag", "en": "Monday"}[lang]
     assert day in overview.text
-    assert len({b.label for row in overview.buttons for b in row}) == 11
+    assert len({b.label for row in overview.buttons for b in row}) == 12
     await h.close()

@@ -16,6 +16,7 @@ from bot.clock import iso, parse_iso
 from bot.dialogue.engine import DialogueError, parse_date
 from bot.dialogue.render import pick
 from bot.dialogue.state import Button, OutMessage
+from bot.features.onboarding import language_question
 from bot.schedule import plan
 from bot.schedule.messages import SNOOZE_PREFIX, day_text, snooze_buttons, weekday_name, when_text
 from bot.schedule.times import (
@@ -30,7 +31,7 @@ from bot.schedule.times import (
     quiet_end,
     zone_of,
 )
-from bot.service import BotService, Request
+from bot.service import MENU_PREFIX, BotService, Request
 from bot.store import repo, schedules
 
 PREFIX = "st"
@@ -119,7 +120,8 @@ class ScheduleSettings:
         ]
         if prefs.nudges:
             rows.append([self._button(req, "sched_btn_nudges_off", "nudges:off")])
-        rows.append([self._button(req, "sched_btn_followups", "fus")])
+        rows.append([self._button(req, "sched_btn_followups", "fus"),
+                     self._button(req, "sched_btn_language", "lang")])
         rows.append([self._button(req, "sched_btn_close", "close")])
         out = [self._say(req, "sched_saved")] if saved else []
         return [*out, OutMessage(text=text, kind="prompt", buttons=rows)]
@@ -252,6 +254,7 @@ class ScheduleSettings:
             "rem": self._b_reminder, "pause": self._b_pause, "resume": self._b_resume,
             "skip": self._b_skip, "nudges": self._b_nudges, "keep": self._b_keep,
             "close": self._b_close, "fus": self._b_followups, "fux": self._b_cancel_followup,
+            "lang": self._b_language,
         }.get(field)
         out = await handler(req, value) if handler else None
         return out if out is not None else self._stale(req)
@@ -394,6 +397,10 @@ class ScheduleSettings:
                                    note="called off by the leader", expect="pending")
         return [self._say(req, "sched_followup_cancelled"),
                 *(await self._b_followups(req, "") or [])]
+
+    async def _b_language(self, req: Request, value: str) -> list[OutMessage] | None:
+        """The engine's own language buttons (they set it and show the question again)."""
+        return [language_question(req.service, req.leader.language, f"{MENU_PREFIX}lang:")]
 
     async def _b_close(self, req: Request, value: str) -> list[OutMessage] | None:
         """Leave the settings (and show the open question again, if any)."""
