@@ -11,7 +11,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -337,3 +337,126 @@ def test_ctrl_c_ends_the_terminal_chat_at_once(tmp_path: Path) -> None:
         proc.wait()
         os.close(keyboard)
         os.close(terminal)
+
+
+# ---- /back after a branch changed a value, and after a multiple choice ------------------------
+
+MODES = """id: modes
+version: 1
+title: {da: "Tilstande"}
+start: setup
+nodes:
+  setup:
+    kind: branch
+    cases:
+      - {when: "false", next: pick}
+    default: pick
+    set: {mode: careful}
+  pick:
+    kind: choice
+    store: pick
+    prompt: {da: "Vælg"}
+    options:
+      - {value: a, label: {da: "A"}}
+      - {value: b, label: {da: "B"}}
+    next: decide
+  decide:
+    kind: branch
+    cases:
+      - {when: "answers.pick == 'a'", set: {mode: bold}, next: note}
+    default: note
+  note:
+    kind: text
+    store: note
+    prompt: {da: "Tilstand: {{ answers.mode }}"}
+    next: bye
+  bye:
+    kind: end
+"""
+
+
+def test_back_restores_a_value_a_branch_overwrote(tmp_path: Path) -> None:
+    root = tmp_path / "modes"
+    root.mkdir()
+    shutil.copy(FIXTURES / "kinds" / "_ui.yaml", root / "_ui.yaml")
+    (root / "modes.yaml").write_text(MODES, encoding="utf-8")
+    (root / "templates").mkdir()
+    driver = EngineDriver(load_dialogues(root, root / "templates", ("da",)), "modes", TODAY)
+    driver.press("a")
+    assert driver.prompt.text == "Tilstand: bold"
+    driver.back()
+    assert driver.state is not None and driver.state.answers == {"mode": "careful"}
+    driver.press("b")  # the default case sets nothing: the value from before 'pick' holds
+    assert driver.prompt.text == "Tilstand: careful"
+
+
+def test_back_to_a_multiple_choice_keeps_the_toggles(sample_dialogues: Dialogues) -> None:
+    driver = EngineDriver(sample_dialogues, "sample", TODAY)
+    driver.text("Mia")
+    driver.press("a")
+    driver.press("y")
+    driver.press("x")
+    driver.press("!ok")
+    assert driver.prompt.node == "rate"
+    driver.back()
+    labels = [b.label for row in driver.prompt.buttons for b in row]
+    assert labels[:2] == ["☑ X", "☑ Y"] and driver.state is not None
+    assert "many" not in driver.state.answers
+    driver.press("x")  # untick one, confirm: the new choice replaces the old one
+    driver.press("!ok")
+    assert driver.state is not None and driver.state.answers["many"] == ["y"]
+
+
+# ---- dialogue files: node ids and the Mermaid graph -------------------------------------------
+
+def test_node_ids_that_would_break_buttons_are_refused(tmp_path: Path) -> None:
+    from bot.dialogue.loader import DialogueValidationError
+
+    root = tmp_path / "bad"
+    root.mkdir()
+    shutil.copy(FIXTURES / "kinds" / "_ui.yaml", root / "_ui.yaml")
+    (root / "templates").mkdir()
+    (root / "modes.yaml").write_text(MODES.replace("note", "my:note"), encoding="utf-8")
+    with pytest.raises(DialogueValidationError) as caught:
+        load_dialogues(root, root / "templates", ("da",))
+    assert any("modes.yaml" in p and "my:note" in p for p in caught.value.problems)
+
+
+def test_mermaid_graph_survives_reserved_ids_and_quotes(tmp_path: Path) -> None:
+    from bot.dialogue.graph import mermaid
+
+    root = tmp_path / "graph"
+    root.mkdir()
+    shutil.copy(FIXTURES / "kinds" / "_ui.yaml", root / "_ui.yaml")
+    (root / "templates").mkdir()
+    text = (MODES.replace("bye", "end").replace("note", "class")
+            .replace("\"answers.pick == 'a'\"", "'answers.pick == \"a\"'"))
+    (root / "modes.yaml").write_text(text, encoding="utf-8")
+    graph = mermaid(load_dialogues(root, root / "templates", ("da",)).registry.get("modes"))
+    lines = graph.splitlines()[1:]
+    # Mermaid reads 'end' and 'class' as keywords: neither may stand as a node id.
+    ids = {word for line in lines for word in line.split() if word.isidentifier()}
+    assert not ids & {"end", "class"}
+    # Every label is one quoted string: quotes inside are written as entities.
+    for line in lines:
+        assert line.count('"') % 2 == 0 and '#quot;a#quot;' in graph, line
+
+
+# ---- dates written the way leaders write them ------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("15. december", date(2026, 12, 15)),
+    ("15 dec", date(2026, 12, 15)),
+    ("15. dec. 2026", date(2026, 12, 15)),
+    ("3. jan", date(2027, 1, 3)),          # January is after November: next year
+    ("1. mai", date(2027, 5, 1)),          # Norwegian
+    ("1. maj 2027", date(2027, 5, 1)),     # Danish
+    ("15. desember", date(2026, 12, 15)),  # Norwegian
+    ("December 15", date(2026, 12, 15)),
+    ("december 15, 2026", date(2026, 12, 15)),
+    ("2 sept", date(2027, 9, 2)),
+    ("31. februar", None),
+    ("15. smarch", None),
+])
+def test_dates_with_month_names(text: str, expected: date | None) -> None:
+    assert parse_date(text, TODAY) == expected

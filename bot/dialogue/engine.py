@@ -9,6 +9,7 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
+from babel.dates import get_month_names
 from jinja2 import Environment
 
 from bot.dialogue.model import (
@@ -111,8 +112,48 @@ _DATE_PATTERNS = (
 )
 
 
+# Month names as leaders write them, in every language the bot speaks (babel's CLDR data).
+MONTH_LOCALES = ("da", "nb", "en")
+_DAY_MONTH = re.compile(r"^(?P<d>\d{1,2})\.?\s*(?P<m>[^\W\d_]+)\.?(?:\s+(?P<y>\d{4}))?$")
+_MONTH_DAY = re.compile(r"^(?P<m>[^\W\d_]+)\.?\s*(?P<d>\d{1,2}),?(?:\s+(?P<y>\d{4}))?$")
+
+
+def _month_table() -> dict[str, int]:
+    """Full and abbreviated month names, and their unambiguous prefixes of 3+ letters."""
+    names: dict[str, set[int]] = {}
+    for locale in MONTH_LOCALES:
+        for width in ("wide", "abbreviated"):
+            for number, name in get_month_names(width, locale=locale).items():
+                word = name.lower().rstrip(".")
+                for end in range(3, len(word) + 1):
+                    names.setdefault(word[:end], set()).add(int(number))
+    return {word: months.pop() for word, months in names.items() if len(months) == 1}
+
+
+_MONTHS = _month_table()
+
+
+def _named_month_date(text: str, today: date) -> date | None:
+    """'15. december', '3 jan 2027', 'December 15, 2026'; None when it is not such a date."""
+    cleaned = " ".join(text.lower().split())
+    match = _DAY_MONTH.match(cleaned) or _MONTH_DAY.match(cleaned)
+    if not match or match["m"] not in _MONTHS:
+        return None
+    year = int(match["y"]) if match["y"] else today.year
+    try:
+        found = date(year, _MONTHS[match["m"]], int(match["d"]))
+    except ValueError:
+        return None
+    if not match["y"] and found < today:
+        found = found.replace(year=found.year + 1)
+    return found
+
+
 def parse_date(text: str, today: date) -> date | None:
-    """Read a typed date (2026-12-15, 15.12.2026, 15/12, or a number of days)."""
+    """Read a typed date (2026-12-15, 15.12.2026, 15/12, 15. december, or a number of days)."""
+    named = _named_month_date(text, today)
+    if named is not None:
+        return named
     cleaned = text.strip().replace(" ", "")
     if _is_number(cleaned) and len(cleaned) <= 3:
         return today + timedelta(days=int(cleaned))
@@ -311,6 +352,7 @@ class Engine:
             return self._reject(state, lang, "nothing_to_go_back")
         entry = state.trail[-1]
         answers = {k: v for k, v in state.answers.items() if k not in entry.keys}
+        answers.update(entry.restore)
         new_state = state.model_copy(update={
             "node": entry.node,
             "answers": answers,
@@ -341,8 +383,11 @@ class Engine:
         store = getattr(node, "store", None)
         answers = dict(state.answers)
         keys: list[str] = []
+        restore: dict[str, Any] = {}
         effects: list[Effect] = []
         if store:
+            if store in answers:  # asked again (a loop): /back brings the earlier answer back
+                restore[store] = answers[store]
             answers[store] = value
             keys.append(store)
             effects.append(Effect(kind="answer", params={
@@ -359,7 +404,7 @@ class Engine:
             "trail": [*state.trail, TrailEntry(node=state.node, keys=[])],
             "node": target,
         })
-        return self._advance(definition, new_state, lang, today, [], effects, keys)
+        return self._advance(definition, new_state, lang, today, [], effects, keys, restore)
 
     # ---- moving through non-input nodes -------------------------------------------------
 
@@ -372,8 +417,10 @@ class Engine:
         messages: list[OutMessage],
         effects: list[Effect],
         keys: list[str],
+        restore: dict[str, Any] | None = None,
     ) -> StepResult:
         """Run message, branch, summary and effect nodes until a question or the end."""
+        restore = {} if restore is None else restore
         for _ in range(MAX_AUTO_STEPS):
             node = self._node(definition, state)
             variables = self._variables(state, lang, today)
@@ -383,6 +430,9 @@ class Engine:
                 state = state.model_copy(update={"node": self._require_next(state, node)})
             elif isinstance(node, BranchNode):
                 target, sets = self._branch(node, variables)
+                for key in sets:
+                    if key in state.answers and key not in keys and key not in restore:
+                        restore[key] = state.answers[key]
                 answers = {**state.answers, **sets}
                 keys.extend(sets)
                 state = state.model_copy(update={"answers": answers, "node": target})
@@ -417,7 +467,9 @@ class Engine:
             else:
                 if state.trail and keys:
                     last = state.trail[-1]
-                    trail = [*state.trail[:-1], TrailEntry(node=last.node, keys=last.keys + keys)]
+                    trail = [*state.trail[:-1], TrailEntry(
+                        node=last.node, keys=last.keys + keys,
+                        restore={**restore, **last.restore})]
                     state = state.model_copy(update={"trail": trail})
                 if isinstance(node, MultiNode) and node.store in state.answers:
                     state = state.model_copy(update={"pending": list(state.answers[node.store])})

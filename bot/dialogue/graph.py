@@ -9,13 +9,26 @@ from bot.dialogue.render import pick
 
 SHAPES = {"branch": ("{", "}"), "end": ("([", "])"), "summary": ("[[", "]]"),
           "effect": ("[/", "/]")}
+# Words Mermaid's flowchart grammar reads as keywords, so they cannot stand as node ids.
+RESERVED = {"end", "subgraph", "graph", "flowchart", "style", "class", "classdef", "click",
+            "linkstyle", "call", "href", "interpolate"}
+
+
+def _id(node_id: str) -> str:
+    """A node id Mermaid accepts (the label still shows the real one)."""
+    return f"{node_id}_node" if node_id.lower() in RESERVED else node_id
+
+
+def _quoted(text: str) -> str:
+    """Text safe inside a Mermaid "..." label."""
+    return text.replace('"', "#quot;")
 
 
 def _label(node_id: str, node: Node, lang: str) -> str:
     """A short label: node id, kind and the start of its wording."""
     text = getattr(node, "prompt", None) or getattr(node, "text", None) or {}
     words = pick(text, lang) if text else ""
-    words = " ".join(words.split())[:40].replace('"', "'")
+    words = _quoted(" ".join(words.split())[:40])
     return f"{node_id}<br/><i>{node.kind}</i>" + (f"<br/>{words}" if words else "")
 
 
@@ -24,21 +37,22 @@ def mermaid(definition: Definition, lang: str = "da") -> str:
     lines = ["flowchart TD"]
     for node_id, node in definition.nodes.items():
         left, right = SHAPES.get(node.kind, ("[", "]"))
-        lines.append(f'    {node_id}{left}"{_label(node_id, node, lang)}"{right}')
+        lines.append(f'    {_id(node_id)}{left}"{_label(node_id, node, lang)}"{right}')
     for node_id, node in definition.nodes.items():
+        source = _id(node_id)
         if isinstance(node, ChoiceNode):
             for option in node.options:
-                target = option.next or node.next
-                label = pick(option.label, lang).replace('"', "'")
-                lines.append(f'    {node_id} -->|"{label}"| {target}')
+                target = _id(option.next or node.next or "")
+                label = _quoted(pick(option.label, lang))
+                lines.append(f'    {source} -->|"{label}"| {target}')
             continue
         if isinstance(node, BranchNode):
             for case in node.cases:
-                lines.append(f'    {node_id} -->|"{case.when}"| {case.next}')
-            lines.append(f'    {node_id} -->|"else"| {node.default}')
+                lines.append(f'    {source} -->|"{_quoted(case.when)}"| {_id(case.next)}')
+            lines.append(f'    {source} -->|"else"| {_id(node.default)}')
             continue
         if not isinstance(node, EndNode) and node.next:
-            lines.append(f"    {node_id} --> {node.next}")
+            lines.append(f"    {source} --> {_id(node.next)}")
     return "\n".join(lines) + "\n"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +31,8 @@ from bot.dialogue.model import (
 )
 from bot.dialogue.render import Renderer
 from bot.dialogue.strings import Strings
+
+NODE_ID = re.compile(r"[A-Za-z0-9_]+")
 
 # The longest step counter a conversation can reach, reserved in the callback budget.
 MAX_STEP_DIGITS = 5
@@ -130,6 +133,9 @@ def _check_structure(d: Definition, known: set[str], problems: list[str]) -> Non
     if d.start not in d.nodes:
         problems.append(f"{name}: start node {d.start!r} does not exist")
     for node_id, node in d.nodes.items():
+        if not NODE_ID.fullmatch(node_id):  # ':' would split button data, spaces the graph
+            problems.append(f"{name}: node {node_id}: node ids may only use letters, digits "
+                            "and '_'")
         if not isinstance(node, EndNode | ChoiceNode) and node.next is None and not isinstance(
                 node, BranchNode):
             problems.append(f"{name}: node {node_id}: has no 'next' (a dead end)")

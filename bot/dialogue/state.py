@@ -12,6 +12,8 @@ class TrailEntry(BaseModel):
 
     node: str
     keys: list[str] = Field(default_factory=list)
+    # Values those keys held before (a branch may overwrite one), put back by /back.
+    restore: dict[str, Any] = Field(default_factory=dict)
 
 
 class DialogueState(BaseModel):
