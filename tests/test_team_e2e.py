@@ -191,7 +191,9 @@ async def test_team_pulse_on_telegram(
     # commands (the refusal included); everything else was an edit of those messages.
     posts = [c.method for c in api.calls if c.params.get("chat_id") == GROUP_ID
              and c.method in ("sendMessage", "sendPhoto")]
-    assert posts == ["sendMessage"] * 6 + ["sendPhoto"]
+    texts = [str(c.params.get("text", ""))[:40] for c in api.calls
+             if c.params.get("chat_id") == GROUP_ID and c.method == "sendMessage"]
+    assert posts == ["sendMessage"] * 6 + ["sendPhoto"], texts
     # Telegram allows 20 messages a minute in a group; this whole run stayed under it.
     assert len(group_output(api)) < 20
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -46,9 +47,14 @@ class RecordingGateway:
     unreachable: set[str] = field(default_factory=set)
     removed_from: set[str] = field(default_factory=set)
     attempts: int = 0
+    gate: asyncio.Event | None = None  # when set, sends wait for it (to overlap two callers)
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def send(self, chat_id: str, message: OutMessage) -> str | None:
         self.attempts += 1
+        if self.gate is not None:
+            self.entered.set()
+            await self.gate.wait()
         if self.fail_sends:
             self.fail_sends -= 1
             raise ConnectionError("network down")
@@ -501,3 +507,26 @@ async def test_a_forged_colour_button_cannot_reach_another_groups_round(world: W
     assert "hører ikke til" in toast
     assert not await world.service.has_draft(M1)
     assert not await world.service.private_text(M1, M1, "Et eksempel uden link")
+
+
+async def test_a_command_and_the_tick_at_once_never_post_or_publish_twice(world: World) -> None:
+    world.gateway.gate = asyncio.Event()
+    opening = asyncio.create_task(world.service.command(GROUP, ADMIN, "now"))
+    await world.gateway.entered.wait()  # the command is posting the pulse …
+    ticking = asyncio.create_task(world.service.tick())  # … when the tick finds it 'opening'
+    await asyncio.wait([ticking], timeout=1)
+    world.gateway.gate.set()
+    await asyncio.gather(opening, ticking)
+    assert len([s for s in world.gateway.out if s.message.buttons]) == 1
+    for member in MEMBERS[:3]:
+        await answer(world, member, 4, 0)
+    world.gateway.gate = asyncio.Event()
+    world.gateway.entered = asyncio.Event()
+    closing = asyncio.create_task(world.service.command(GROUP, ADMIN, "close"))
+    await world.gateway.entered.wait()  # publishing the result …
+    ticking = asyncio.create_task(world.service.tick())  # … while the tick finds it 'closing'
+    await asyncio.wait([ticking], timeout=1)
+    world.gateway.gate.set()
+    await asyncio.gather(closing, ticking)
+    results = [s for s in world.gateway.out if s.message.attachments]
+    assert len(results) == 1

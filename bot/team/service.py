@@ -8,11 +8,12 @@ never stored, logged or shown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import secrets
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -126,6 +127,9 @@ class TeamService:
         # Live counts are edited from button presses and from the tick; one at a time, so the
         # same count is never sent twice (Telegram rejects an edit that changes nothing).
         self._count_lock = asyncio.Lock()
+        # Steps that send and then record it (post a pulse, publish a result, tell a leader)
+        # may be reached from a command and from the tick at once; only one may run.
+        self._inflight: set[str] = set()
 
     # ---- small helpers -----------------------------------------------------------------------
 
@@ -189,6 +193,18 @@ class TeamService:
     async def _reply(self, chat_id: str, text: str) -> None:
         """Answer an admin command in the group."""
         await self._post(chat_id, OutMessage(text=text))
+
+    @contextlib.asynccontextmanager
+    async def _once(self, key: str) -> AsyncIterator[bool]:
+        """Whether this caller may run the step named key (False while another runs it)."""
+        if key in self._inflight:
+            yield False
+            return
+        self._inflight.add(key)
+        try:
+            yield True
+        finally:
+            self._inflight.discard(key)
 
     async def _guard(self, step: Awaitable[None], what: str) -> None:
         """Run one tick step; a failure is logged and retried on the next tick."""
@@ -374,6 +390,12 @@ class TeamService:
 
     async def _post_pulse(self, pulse_id: int) -> None:
         """Post a pulse whose message is not out yet (also after a crash, from the tick)."""
+        async with self._once(f"post:{pulse_id}") as mine:
+            if mine:
+                await self._post_pulse_now(pulse_id)
+
+    async def _post_pulse_now(self, pulse_id: int) -> None:
+        """The post itself (only one caller at a time)."""
         async with self.store.transaction() as tx:
             pulse = await repo.get_pulse(tx, pulse_id)
             if pulse is None or pulse.status != "opening" or pulse.message_id:
@@ -470,6 +492,12 @@ class TeamService:
 
     async def _publish(self, pulse_id: int) -> None:
         """Post a closed pulse's result (or 'too few answers') and mark it done."""
+        async with self._once(f"publish:{pulse_id}") as mine:
+            if mine:
+                await self._publish_now(pulse_id)
+
+    async def _publish_now(self, pulse_id: int) -> None:
+        """The publishing itself (only one caller at a time)."""
         async with self.store.transaction() as tx:
             pulse = await repo.get_pulse(tx, pulse_id)
             if pulse is None or pulse.status != "closing" or pulse.result is None:
@@ -516,7 +544,10 @@ class TeamService:
         meaning_rows = None
         if result.meaning:
             meaning_rows = [{"label": self.ui(f"team_meaning_{v}", lang),
-                             "count": result.meaning.get(v, 0)} for v in core.MEANING_VALUES]
+                             "count": result.meaning.get(v, 0),
+                             "text": f"{self.ui(f'team_meaning_{v}', lang)} "
+                                     f"{result.meaning.get(v, 0)}"}
+                            for v in core.MEANING_VALUES]
         number = core.prompt_number(seq, result)
         return self.renderer.template("team_pulse_result", lang, {
             "seq": seq, "respondents": result.respondents,
@@ -883,6 +914,12 @@ class TeamService:
 
     async def _notify_leader(self, round_id: int) -> None:
         """Send the result privately to the admin who opened the round."""
+        async with self._once(f"notify:{round_id}") as mine:
+            if mine:
+                await self._notify_leader_now(round_id)
+
+    async def _notify_leader_now(self, round_id: int) -> None:
+        """The private message itself (only one caller at a time)."""
         async with self.store.transaction() as tx:
             found = await repo.get_round(tx, round_id)
             if found is None or found.status != "closed" or found.notified:
