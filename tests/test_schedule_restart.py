@@ -147,3 +147,29 @@ async def test_the_terminal_chat_shows_a_due_nudge_once(tmp_path: Path) -> None:
         rows = conn.execute("SELECT status FROM schedules WHERE kind = 'nudge' "
                             "ORDER BY id").fetchall()
     assert rows == [("sent",), ("pending",)]  # sent once; next week's is planned
+
+
+async def test_a_row_that_cannot_be_prepared_fails_once_and_others_still_go(
+        tmp_path: Path) -> None:
+    h = await Harness.open(tmp_path / "bot.db", ManualClock(SUNDAY_NOON))
+    await h.command(1, "start")
+    await h.command(2, "start")
+    real_start = h.service.start_in
+    calls = []
+
+    async def broken_for_leader_1(tx, leader, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """A conversation that cannot render for one leader."""
+        calls.append(leader.leader_id)
+        if leader.leader_id == "tg:1":
+            raise RuntimeError("template broke")
+        return await real_start(tx, leader, *args, **kwargs)
+
+    h.service.start_in = broken_for_leader_1  # type: ignore[method-assign]
+    await h.step_until(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    assert [s.chat for s in h.headers()] == ["2"]
+    assert calls.count("tg:1") == 1  # not retried on every tick
+    [failed] = [r for r in await h.rows(1) if r.status == "failed"]
+    assert failed.note == "could not prepare: RuntimeError"
+    assert [r.due_at for r in await h.rows(1) if r.status == "pending"] == [
+        iso(datetime(2026, 12, 7, 7, 30, tzinfo=UTC))]  # next week's is planned all the same
+    await h.close()

@@ -166,8 +166,22 @@ class Dispatcher:
 
     async def prepare(self, row_id: int) -> Prepared | None:
         """Decide a due row in one transaction; return messages only if it is to be sent now."""
-        async with self.store.transaction() as tx:
-            return await self._prepare(tx, row_id)
+        try:
+            async with self.store.transaction() as tx:
+                return await self._prepare(tx, row_id)
+        except Exception as exc:  # a broken row must not come back every tick, nor stop others
+            log.exception("scheduled row %s could not be prepared; recorded as failed", row_id)
+            async with self.store.transaction() as tx:
+                await schedules.set_status(tx, row_id, "failed", self.service.now(),
+                                           expect="pending",
+                                           note=f"could not prepare: {type(exc).__name__}")
+                row = await schedules.get(tx, row_id)
+                leader = None if row is None else await repo.get_leader(tx, row.leader_id)
+                if row is not None and leader is not None and row.kind == "nudge":
+                    await plan.plan_nudge(tx, leader, self.timer.now(),
+                                          self._nudge_conversation(row),
+                                          self.config.reminder_hours)  # next week still comes
+            return None
 
     async def _prepare(self, tx: aiosqlite.Connection, row_id: int) -> Prepared | None:
         """The decision itself (see the module docstring for the order of events)."""
