@@ -150,6 +150,9 @@ class ConsoleChannel:
     async def deliver(self, chat_id: str, messages: list[OutMessage]) -> None:
         """Show messages the bot starts on its own (a nudge in a running terminal chat)."""
         await self.send(messages)
+        # The leader was looking at an empty prompt: offer it again under the new messages.
+        self.stdout.write("> ")
+        self.stdout.flush()
 
     def write(self, text: str) -> None:
         """Print and flush (the terminal chat may be driven through a pipe)."""
