@@ -460,3 +460,17 @@ def test_mermaid_graph_survives_reserved_ids_and_quotes(tmp_path: Path) -> None:
 ])
 def test_dates_with_month_names(text: str, expected: date | None) -> None:
     assert parse_date(text, TODAY) == expected
+
+
+async def test_dash_skips_every_skippable_question_in_the_terminal(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    # The weekly reflection has a skippable text and then a skippable scale: '-' skips
+    # both, as the banner and the text question teach, and 1-5 stay the ratings.
+    window = Terminal(await make_service(tmp_path / "chat.db", real_dialogues))
+    await window.type("/reflect")
+    scale = await window.type("-")
+    assert "[5] 5" in scale and "[-] Spring over" in scale and "[6]" not in scale
+    await window.type("-")
+    state = await session_of(window.console.service, "console:local")
+    assert state is None  # the reflection finished: both questions were skipped
+    await window.console.service.store.close()

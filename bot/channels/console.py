@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
+from bot.dialogue.engine import SKIP
 from bot.dialogue.state import Back, ButtonInput, Cancel, OutMessage, TextInput
 from bot.service import BotService, Who
 
@@ -139,8 +140,10 @@ class ConsoleChannel:
         if message.buttons:
             self.keys = {}
             flat = [b for row in message.buttons for b in row]
-            for index, button in enumerate(flat, start=1):
-                key = SKIP_KEY if message.expects == "text" else str(index)
+            answers = [b for b in flat if not b.data.endswith(f":{SKIP}")]
+            for button in flat:
+                # '-' skips any skippable question; the answers are numbered 1, 2, 3 …
+                key = str(answers.index(button) + 1) if button in answers else SKIP_KEY
                 self.keys[key] = button.data
                 lines.append(f"  [{key}] {button.label}")
         elif message.kind == "prompt":
