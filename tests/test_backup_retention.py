@@ -84,9 +84,11 @@ async def seed_ages(core) -> None:  # type: ignore[no-untyped-def]
     async with core.store.transaction() as tx:
         await seed_thread(tx, ALICE.leader_id, "old", "delegation", NOW - timedelta(days=100),
                           summary="gammel", answers={"task": "gammel opgave"})
-        await repo.add_schedule(tx, ALICE.leader_id, "nudge", iso(NOW - timedelta(days=95)),
-                                iso(NOW - timedelta(days=95)))
-        await tx.execute("UPDATE schedules SET status = 'sent'")
+        for days in (102, 95):  # two sent nudges: the latest stays as the scheduler's guard
+            sid = await repo.add_schedule(tx, ALICE.leader_id, "nudge",
+                                          iso(NOW - timedelta(days=days)),
+                                          iso(NOW - timedelta(days=days)))
+            await tx.execute("UPDATE schedules SET status = 'sent' WHERE id = ?", (sid,))
         await seed_thread(tx, ALICE.leader_id, "recent", "delegation", NOW - timedelta(days=5),
                           summary="ny", answers={"task": "ny opgave"})
         await seed_thread(tx, ALICE.leader_id, "waiting", "delegation",
@@ -118,6 +120,8 @@ async def test_retention_deletes_only_old_history(tmp_path: Path) -> None:
     answers = {r[0] for r in conn.execute("SELECT thread FROM answers")}
     assert answers == {"recent", "waiting", "open"}
     assert conn.execute("SELECT count(*) FROM leaders").fetchone()[0] == 1  # profile stays
+    nudges = [r[0] for r in conn.execute("SELECT due_at FROM schedules WHERE kind = 'nudge'")]
+    assert nudges == [iso(NOW - timedelta(days=95))]
     conn.close()
     clock.advance(timedelta(days=26))  # the next days' runs catch "recent" once it is old
     result = await retention.run_retention(core.store, clock, 30)

@@ -223,3 +223,28 @@ def test_discovery_sees_every_leader_table() -> None:
     assert info.leader_columns() == ["owner_leader"]
     assert info.chat_columns() == ["leader_chat", "chat_id"]
     assert info.thread_columns() == ["thread_id"]
+
+
+async def test_the_real_scheduler_sends_nothing_after_forget(tmp_path: Path) -> None:
+    from tests.schedule_support import Harness
+
+    clock = ManualClock(NOW)
+    h = await Harness.open(tmp_path / "bot.db", clock)
+    for n in (424242, 777001):
+        await h.command(n, "start")
+    await h.run()  # start-up planning gives both their weekly nudge
+    async with h.core.store.transaction() as tx:
+        await seed_thread(tx, ALICE.leader_id, "a-thread-1", "delegation", NOW,
+                          headline="Opgave", summary="Resumé", answers={"task": "x"})
+        await repo.add_schedule(tx, ALICE.leader_id, "followup", iso(NOW + timedelta(days=3)),
+                                iso(NOW), conversation="delegation_followup",
+                                thread="a-thread-1", payload={"context": {"task": "x"}})
+    assert [r.status for r in await h.rows(424242)].count("pending") == 2
+    out = await h.command(424242, "forget")
+    await h.service.handle_input(ALICE, press(out, "Ja, slet alt om mig"))
+    assert await h.rows(424242) == []
+    await h.step_until(NOW + timedelta(days=22), step=timedelta(hours=6))
+    assert [s for s in h.outbox.sent if s.chat == ALICE.chat_id] == []
+    assert len(h.headers(chat=BOB.chat_id)) >= 3  # Bob's weekly nudges keep coming
+    assert await h.rows(424242) == []  # and nothing was planned again for Alice
+    await h.close()

@@ -260,6 +260,13 @@ async def rows_mentioning(conn: aiosqlite.Connection, value: str) -> dict[str, i
     return found
 
 
+LATEST_NUDGE = (
+    "SELECT s.id FROM schedules s WHERE s.kind = 'nudge' AND s.status NOT IN "
+    "('pending', 'cancelled') AND s.due_at = (SELECT max(t.due_at) FROM schedules t WHERE "
+    "t.leader_id = s.leader_id AND t.kind = 'nudge' AND t.status NOT IN ('pending', 'cancelled'))"
+)
+
+
 @dataclass
 class RetentionResult:
     """How much old history a retention run deleted."""
@@ -287,10 +294,12 @@ async def apply_retention(conn: aiosqlite.Connection, now: datetime, days: int) 
     old = ("SELECT thread FROM threads WHERE status != 'active' "
            "AND COALESCE(finished_at, started_at) < ? AND thread NOT IN "
            "(SELECT thread FROM schedules WHERE status = 'pending' AND thread IS NOT NULL)")
+    # Pending and in-flight rows are the future, not history; each leader's latest handled
+    # weekly nudge stays too, because the scheduler reads it to never send a week's nudge twice.
     cur = await conn.execute(
-        f"DELETE FROM schedules WHERE status != 'pending' AND (thread IN ({old}) OR "
-        "(updated_at < ? AND (thread IS NULL OR thread NOT IN (SELECT thread FROM threads))))",
-        (cutoff, cutoff))
+        f"DELETE FROM schedules WHERE status NOT IN ('pending', 'sending') AND id NOT IN "
+        f"({LATEST_NUDGE}) AND (thread IN ({old}) OR (updated_at < ? AND (thread IS NULL OR "
+        "thread NOT IN (SELECT thread FROM threads))))", (cutoff, cutoff))
     result.schedules = max(cur.rowcount, 0)
     cur = await conn.execute(
         f"DELETE FROM answers WHERE thread IN ({old}) OR (created_at < ? AND thread NOT IN "
