@@ -143,3 +143,23 @@ def test_png_for_a_single_week_still_renders() -> None:
     labels = {"title": "t", "x": "x", "y": "y", "average": "a"}
     png = trend.render_png([(date(2026, 11, 23), 4.0)], 4.0, "da", labels)
     assert png_size(png) == (800, 400)
+
+
+async def test_terminal_chat_writes_the_chart_and_exports_to_files(tmp_path: Path) -> None:
+    import io
+
+    from bot.channels.console import CONSOLE_LEADER, ConsoleChannel
+
+    core = await make_core(tmp_path)
+    await seed_ratings(core, [2, 4, 3, 5], who=CONSOLE_LEADER)
+    out = io.StringIO()
+    console = ConsoleChannel(core.service, stdout=out, files_dir=tmp_path / "files")
+    await console.send(await console.handle("/trend"))
+    await console.send(await console.handle("/export"))
+    printed = out.getvalue()
+    paths = [Path(line.split(": ", 1)[1].split("]")[0]) for line in printed.splitlines()
+             if line.startswith(("[photo: ", "[document: "))]
+    assert [p.suffix for p in paths] == [".png", ".md", ".json"]
+    assert all(p.parent == tmp_path / "files" for p in paths)
+    assert png_size(await asyncio.to_thread(paths[0].read_bytes)) == (800, 400)
+    await core.close()
