@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
+from pydantic import ValidationError
 
 from bot.clock import Clock, iso
 from bot.dialogue import Dialogues
@@ -277,7 +278,14 @@ class BotService:
     async def _state(self, tx: aiosqlite.Connection, leader: repo.Leader) -> DialogueState | None:
         """The leader's active conversation state, if any."""
         raw = await repo.load_session(tx, leader.leader_id)
-        return None if raw is None else DialogueState.from_json(raw)
+        if raw is None:
+            return None
+        try:
+            return DialogueState.from_json(raw)
+        except ValidationError:  # written by an incompatible version: nothing to resume
+            log.warning("dropping an unreadable conversation state of %s", leader.leader_id)
+            await repo.save_session(tx, leader.leader_id, None, self.now())
+            return None
 
     def _reprompt(self, state: DialogueState | None, leader: repo.Leader) -> list[OutMessage]:
         """The current question again, or nothing outside a conversation."""

@@ -474,3 +474,54 @@ async def test_dash_skips_every_skippable_question_in_the_terminal(
     state = await session_of(window.console.service, "console:local")
     assert state is None  # the reflection finished: both questions were skipped
     await window.console.service.store.close()
+
+
+# ---- two inputs at once, unreadable stored state, very long answers ---------------------------
+
+async def test_the_same_button_pressed_twice_at_once_counts_once(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    one = await make_service(tmp_path / "bot.db", real_dialogues)
+    two = await make_service(tmp_path / "bot.db", real_dialogues)  # a second process
+    await one.handle_command(WHO, "delegate")
+    await one.handle_input(WHO, TextInput(text="Vagtplanen til teamet"))
+    out = await one.handle_input(WHO, TextInput(text="Mere tid hos borgerne"))
+    data = next(b.data for row in out[-1].buttons for b in row if b.label == "Ja")
+    replies = await asyncio.gather(
+        one.handle_input(WHO, ButtonInput(data=data)), two.handle_input(WHO, ButtonInput(data=data)),
+        one.handle_input(WHO, ButtonInput(data=data)))
+    assert sorted(keys(r) == ["stale_button"] for r in replies) == [False, True, True]
+    assert await rows(one, "SELECT name FROM answers WHERE name = 'competence'") == [
+        ("competence",)]
+    for service in (one, two):
+        await service.store.close()
+
+
+async def test_an_unreadable_stored_state_is_dropped_not_a_crash(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    service = await make_service(tmp_path / "bot.db", real_dialogues)
+    await service.handle_command(WHO, "delegate")
+    async with service.store.transaction() as tx:
+        await repo.save_session(tx, "tg:7", '{"conversation": "delegation"}', "now")
+    out = await service.handle_input(WHO, TextInput(text="hej"))
+    assert out[-1].buttons  # the menu: the leader can start again
+    assert await session_of(service) is None
+    assert (await service.handle_command(WHO, "delegate"))[-1].node == "task"
+    await service.store.close()
+
+
+def test_very_long_answers_render_and_keep_a_short_headline(real_dialogues: Dialogues) -> None:
+    driver = EngineDriver(real_dialogues, "delegation", TODAY)
+    while driver.state is not None:
+        prompt = driver.prompt
+        if prompt.expects == "text":
+            node = real_dialogues.registry.get("delegation").node(driver.state.node)
+            driver.text("ord " * (getattr(node, "max_length", 1500) // 4))
+        elif prompt.expects == "date":
+            driver.text("14")
+        else:
+            driver.press(prompt.buttons[-1][-1].data.rsplit(":", 1)[1])
+    summaries = [e.params for e in driver.effects if e.kind == "summary"]
+    assert len(summaries) == 2
+    # Stored whole (the Telegram channel splits what exceeds its 4096-character messages).
+    assert len(summaries[1]["text"]) > 4096 and "ord " * 300 in summaries[1]["text"]
+    assert all(len(s["headline"]) <= 120 for s in summaries)
