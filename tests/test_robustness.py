@@ -486,9 +486,9 @@ async def test_the_same_button_pressed_twice_at_once_counts_once(
     await one.handle_input(WHO, TextInput(text="Vagtplanen til teamet"))
     out = await one.handle_input(WHO, TextInput(text="Mere tid hos borgerne"))
     data = next(b.data for row in out[-1].buttons for b in row if b.label == "Ja")
-    replies = await asyncio.gather(
-        one.handle_input(WHO, ButtonInput(data=data)), two.handle_input(WHO, ButtonInput(data=data)),
-        one.handle_input(WHO, ButtonInput(data=data)))
+    press = ButtonInput(data=data)
+    replies = await asyncio.gather(one.handle_input(WHO, press), two.handle_input(WHO, press),
+                                   one.handle_input(WHO, press))
     assert sorted(keys(r) == ["stale_button"] for r in replies) == [False, True, True]
     assert await rows(one, "SELECT name FROM answers WHERE name = 'competence'") == [
         ("competence",)]
