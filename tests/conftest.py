@@ -46,3 +46,14 @@ def sample_dialogues() -> Dialogues:
     """A small conversation that uses every node kind (an engine fixture, in Danish only)."""
     kinds = FIXTURES / "kinds"
     return load_dialogues(kinds, kinds / "templates", ("da",))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A failed test may leave a store open; stop its aiosqlite thread so the run can end."""
+    import gc
+
+    import aiosqlite
+
+    for obj in gc.get_objects():
+        if isinstance(obj, aiosqlite.Connection) and getattr(obj, "_running", False):
+            obj.stop()

@@ -60,7 +60,9 @@ async def button(req: Request) -> list[OutMessage]:
         if req.state is not None:
             return [done, *service.engine.prompt(req.state, leader.language,
                                                  service.today(leader))]
-        return [done, service.menu(leader.language)]
+        # First contact ends here, so show what a first /start shows (the weekly reflection).
+        extras = [m for extra in service.start_extras for m in await extra(req)]
+        return [done, *extras, service.menu(leader.language)]
     if verb == "L":
         # The engine's own language buttons: they set the language and re-ask the question.
         return [language_question(service, leader.language, f"{MENU_PREFIX}lang:")]
