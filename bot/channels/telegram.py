@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import traceback
 from collections import defaultdict, deque
@@ -372,6 +373,9 @@ class TelegramChannel:
         """The PTB Application with our processor, rate limiter and one update handler."""
         settings = self.settings
         assert settings.telegram_bot_token is not None
+        # Opt in to PTB's future time periods (timedelta) now: no code here reads them as ints,
+        # and PTB's own rate limiter otherwise warns on every 429.
+        os.environ.setdefault("PTB_TIMEDELTA", "1")
         builder = (
             Application.builder()
             .token(settings.telegram_bot_token)
