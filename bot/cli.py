@@ -281,6 +281,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # Ctrl-C: everything said so far is already committed
         return 130
+    except BrokenPipeError:
+        # The reader went away (`tillidsbot dialogues sources | head`): not an error to report.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -155,3 +155,24 @@ def test_graph_command_prints_mermaid(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert out.startswith("flowchart TD")
     assert "competence -->" in out and "decide -->" in out
+
+
+def test_sources_piped_into_a_reader_that_stops_early_ends_quietly() -> None:
+    """`tillidsbot dialogues sources | head -1` exits 0 with no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written: every write breaks
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())",
+             "dialogues", "sources"],
+            stdout=write_end, stderr=subprocess.PIPE, timeout=60, check=False,
+        )
+    finally:
+        os.close(write_end)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
