@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,6 +50,7 @@ class RecordingGateway:
     attempts: int = 0
     gate: asyncio.Event | None = None  # when set, sends wait for it (to overlap two callers)
     entered: asyncio.Event = field(default_factory=asyncio.Event)
+    hang_after_send: bool = False  # the message goes out, then the process "dies" in the call
 
     async def send(self, chat_id: str, message: OutMessage) -> str | None:
         self.attempts += 1
@@ -64,6 +66,9 @@ class RecordingGateway:
             raise GroupGone("Forbidden")
         message_id = str(len(self.out) + 1)
         self.out.append(Sent("send", chat_id, message, message_id, self.clock.now()))
+        if self.hang_after_send:
+            self.entered.set()
+            await asyncio.Event().wait()  # never returns: the test cancels it, as a crash would
         return message_id
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
@@ -90,6 +95,7 @@ class World:
     clock: ManualClock
     gateway: RecordingGateway
     db: Path
+    dialogues: Dialogues | None = None  # to "restart" the service (crash_during)
 
 
 @pytest.fixture
@@ -98,8 +104,9 @@ async def world(tmp_path: Path, real_dialogues: Dialogues) -> AsyncIterator[Worl
     store = await Store.open(tmp_path / "team.db")
     gateway = RecordingGateway(clock)
     service = TeamService(store, real_dialogues, clock, b"test-secret", gateway)
-    yield World(service, clock, gateway, tmp_path / "team.db")
-    await store.close()
+    world = World(service, clock, gateway, tmp_path / "team.db", real_dialogues)
+    yield world
+    await world.service.store.close()  # the store of the last "process" (see crash_during)
 
 
 def pulse_message(world: World) -> Sent:
@@ -530,3 +537,92 @@ async def test_a_command_and_the_tick_at_once_never_post_or_publish_twice(world:
     await asyncio.gather(closing, ticking)
     results = [s for s in world.gateway.out if s.message.attachments]
     assert len(results) == 1
+
+
+async def crash_during(world: World, step: Awaitable[None]) -> TeamService:
+    """Run a step whose message goes out but whose process dies before recording it; restart."""
+    world.gateway.hang_after_send = True
+    world.gateway.entered = asyncio.Event()
+    task = asyncio.ensure_future(step)
+    await world.gateway.entered.wait()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    world.gateway.hang_after_send = False
+    await world.service.store.close()
+    store = await Store.open(world.db)
+    assert world.dialogues is not None
+    world.service = TeamService(store, world.dialogues, world.clock, b"test-secret",
+                                world.gateway)
+    return world.service
+
+
+def posted(world: World, kind: str) -> list[Sent]:
+    """Pulse messages ('pulse') or result photos ('result') posted in the group."""
+    if kind == "pulse":
+        return [s for s in world.gateway.in_chat(GROUP) if s.action == "send" and
+                s.message.buttons and s.message.buttons[0][0].data.startswith("tp:")]
+    return [s for s in world.gateway.in_chat(GROUP) if s.message.attachments]
+
+
+async def test_a_crash_after_posting_a_pulse_never_posts_it_again(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "setup weekly monday 09:00 Europe/Copenhagen da")
+    world.clock.set(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
+    await crash_during(world, world.service.tick())
+    assert len(posted(world, "pulse")) == 1
+    for _ in range(3):
+        await world.service.tick()
+    assert len(posted(world, "pulse")) == 1  # recorded as sent, not posted a second time
+    for member in MEMBERS[:3]:  # the pulse that did go out still takes answers
+        await answer(world, member, 4, 0)
+    world.clock.advance(timedelta(hours=48))
+    await world.service.tick()
+    assert "resultat (3 svar)" in posted(world, "result")[-1].message.text
+
+
+async def test_a_crash_after_publishing_a_result_never_publishes_it_again(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "now")
+    for member in MEMBERS[:3]:
+        await answer(world, member, 4, 0)
+    await crash_during(world, world.service.command(GROUP, ADMIN, "close"))
+    assert len(posted(world, "result")) == 1
+    for _ in range(3):
+        await world.service.tick()
+    assert len(posted(world, "result")) == 1
+    with sqlite3.connect(world.db) as db:
+        assert db.execute("SELECT status FROM team_pulses").fetchall() == [("closed",)]
+        assert db.execute("SELECT COUNT(*) FROM team_sends").fetchone()[0] == 0
+    await world.service.command(GROUP, ADMIN, "now")  # the group goes on as usual
+    assert len(posted(world, "pulse")) == 2
+
+
+async def test_a_crash_after_telling_the_leader_never_tells_them_again(world: World) -> None:
+    await _governance_round(world, {M1: [("red", "Kvartalsrapporten")],
+                                    M2: [("red", "Ugeskemaet")],
+                                    M3: [("green", "Morgenmødet")]})
+    world.clock.advance(timedelta(days=2))
+    await world.service.tick()  # the vote opens
+    for member in MEMBERS[:3]:
+        vote = world.gateway.in_chat(GROUP)[-1]
+        await world.service.button(GROUP, member, vote.message.buttons[0][0].data)
+    world.clock.advance(timedelta(hours=48))
+    await crash_during(world, world.service.tick())
+    told = [s for s in world.gateway.in_chat(ADMIN) if "Resultatet af runden" in s.message.text]
+    assert len(told) == 1
+    for _ in range(3):
+        await world.service.tick()
+    told = [s for s in world.gateway.in_chat(ADMIN) if "Resultatet af runden" in s.message.text]
+    assert len(told) == 1
+
+
+async def test_a_failed_result_is_retried_on_the_next_tick(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "now")
+    for member in MEMBERS[:3]:
+        await answer(world, member, 4, 0)
+    world.gateway.fail_sends = 1
+    with pytest.raises(ConnectionError):
+        await world.service.command(GROUP, ADMIN, "close")
+    assert not posted(world, "result")
+    await world.service.tick()
+    await world.service.tick()
+    assert len(posted(world, "result")) == 1

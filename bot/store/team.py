@@ -441,3 +441,23 @@ async def forget_round_inputs(conn: aiosqlite.Connection, round_id: int,
         await conn.execute(f"DELETE FROM {table} WHERE round_id = ?", (round_id,))
     if votes:
         await conn.execute("DELETE FROM team_gov_votes WHERE round_id = ?", (round_id,))
+
+
+async def mark_send(conn: aiosqlite.Connection, key: str, owner: str, now: str) -> bool:
+    """Mark a send as under way; False when someone already marked it."""
+    cur = await conn.execute(
+        "INSERT INTO team_sends (key, owner, started_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(key) DO NOTHING", (key, owner, now))
+    return cur.rowcount == 1
+
+
+async def unmark_send(conn: aiosqlite.Connection, key: str) -> None:
+    """The send is over (recorded, or failed and to be tried again)."""
+    await conn.execute("DELETE FROM team_sends WHERE key = ?", (key,))
+
+
+async def orphaned_sends(conn: aiosqlite.Connection, owner: str) -> list[str]:
+    """Sends marked by a process that is no longer running (not this owner)."""
+    async with conn.execute("SELECT key FROM team_sends WHERE owner != ? ORDER BY started_at",
+                            (owner,)) as cur:
+        return [str(r[0]) for r in await cur.fetchall()]

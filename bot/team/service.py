@@ -130,6 +130,9 @@ class TeamService:
         # Steps that send and then record it (post a pulse, publish a result, tell a leader)
         # may be reached from a command and from the tick at once; only one may run.
         self._inflight: set[str] = set()
+        # Marks in team_sends carry this token; a mark with another token was left by a
+        # process that died mid-send.
+        self._owner = secrets.token_hex(8)
 
     # ---- small helpers -----------------------------------------------------------------------
 
@@ -205,6 +208,52 @@ class TeamService:
             yield True
         finally:
             self._inflight.discard(key)
+
+    @contextlib.asynccontextmanager
+    async def _sending(self, key: str) -> AsyncIterator[bool]:
+        """Mark a send (committed) before the channel is called; False if it is marked already.
+
+        An error raised here in this process means the message did not go out as far as we
+        know, so the mark goes and the next tick tries again. A crash leaves the mark, and the
+        next process records the step as done instead of posting it twice.
+        """
+        async with self.store.transaction() as tx:
+            mine = await repo.mark_send(tx, key, self._owner, iso(self.clock.now()))
+        if not mine:
+            yield False
+            return
+        try:
+            yield True
+        except asyncio.CancelledError:
+            raise  # shutting down mid-send: unknown whether it arrived, so the mark stays
+        except BaseException:
+            async with self.store.transaction() as tx:
+                await repo.unmark_send(tx, key)
+            raise
+        async with self.store.transaction() as tx:
+            await repo.unmark_send(tx, key)
+
+    async def settle_orphaned_sends(self) -> int:
+        """Record sends a dead process left marked as done (never resent); return how many."""
+        async with self.store.transaction() as tx:
+            keys = await repo.orphaned_sends(tx, self._owner)
+            for key in keys:
+                kind, _, number = key.partition(":")
+                if kind == "post":
+                    pulse = await repo.get_pulse(tx, int(number))
+                    if pulse is not None and pulse.status == "opening":
+                        await repo.set_pulse(tx, pulse.id, status="open")
+                elif kind == "publish":
+                    pulse = await repo.get_pulse(tx, int(number))
+                    if pulse is not None and pulse.status == "closing":
+                        await repo.set_pulse(tx, pulse.id, status="closed")
+                elif kind == "notify":
+                    await repo.set_round(tx, int(number), notified=1)
+                await repo.unmark_send(tx, key)
+        if keys:
+            log.warning("%d team message(s) were being sent when the bot stopped; recorded as "
+                        "sent (unconfirmed), not sent again", len(keys))
+        return len(keys)
 
     async def _guard(self, step: Awaitable[None], what: str) -> None:
         """Run one tick step; a failure is logged and retried on the next tick."""
@@ -405,10 +454,14 @@ class TeamService:
             group = await repo.get_group(tx, pulse.chat_id)
             count = await repo.respondents(tx, pulse.id)
         assert group is not None
-        message_id = await self._post(pulse.chat_id, self._pulse_message(pulse, group, count))
-        async with self.store.transaction() as tx:
-            await repo.set_pulse(tx, pulse.id, status="open", message_id=message_id,
-                                 shown_count=count)
+        async with self._sending(f"post:{pulse.id}") as mine:
+            if not mine:
+                return
+            message_id = await self._post(pulse.chat_id,
+                                          self._pulse_message(pulse, group, count))
+            async with self.store.transaction() as tx:
+                await repo.set_pulse(tx, pulse.id, status="open", message_id=message_id,
+                                     shown_count=count)
 
     async def _scheduled_pulse(self, chat_id: str) -> None:
         """Open the group's regular pulse and move its schedule on, in one transaction."""
@@ -506,30 +559,33 @@ class TeamService:
             history = await repo.closed_pulses(tx, pulse.chat_id, CHART_PULSES - 1)
         assert group is not None
         lang = pulse.language
-        result = core.result_from_json(pulse.result)
-        await self._edit(pulse.chat_id, pulse.message_id,
-                         self._pulse_message(pulse, group, result.respondents))
-        if not result.shown:
-            await self._post(pulse.chat_id, OutMessage(text=self.ui(
-                "team_too_few", lang, seq=pulse.seq, count=result.respondents,
-                minimum=result.minimum)))
-        else:
-            shown_before = [p for p in history if p.result and
-                            core.result_from_json(p.result).shown]
-            previous = core.result_from_json(shown_before[-1].result) if (
-                shown_before and shown_before[-1].result) else None
-            text = self.result_text(pulse.seq, result, previous, lang)
-            chart = self._chart([*history, pulse], group)
-            photo = Attachment(kind="photo", filename=self.ui("team_chart_filename", lang),
-                               data=chart)
-            if len(text) <= CAPTION_LIMIT:
-                await self._post(pulse.chat_id, OutMessage(text=text, kind="summary",
-                                                           attachments=[photo]))
+        async with self._sending(f"publish:{pulse_id}") as mine:
+            if not mine:
+                return
+            result = core.result_from_json(pulse.result)
+            await self._edit(pulse.chat_id, pulse.message_id,
+                             self._pulse_message(pulse, group, result.respondents))
+            if not result.shown:
+                await self._post(pulse.chat_id, OutMessage(text=self.ui(
+                    "team_too_few", lang, seq=pulse.seq, count=result.respondents,
+                    minimum=result.minimum)))
             else:
-                await self._post(pulse.chat_id, OutMessage(text=text, kind="summary"))
-                await self._post(pulse.chat_id, OutMessage(text="", attachments=[photo]))
-        async with self.store.transaction() as tx:
-            await repo.set_pulse(tx, pulse_id, status="closed")
+                shown_before = [p for p in history if p.result and
+                                core.result_from_json(p.result).shown]
+                previous = core.result_from_json(shown_before[-1].result) if (
+                    shown_before and shown_before[-1].result) else None
+                text = self.result_text(pulse.seq, result, previous, lang)
+                chart = self._chart([*history, pulse], group)
+                photo = Attachment(kind="photo", filename=self.ui("team_chart_filename", lang),
+                                   data=chart)
+                if len(text) <= CAPTION_LIMIT:
+                    await self._post(pulse.chat_id, OutMessage(text=text, kind="summary",
+                                                               attachments=[photo]))
+                else:
+                    await self._post(pulse.chat_id, OutMessage(text=text, kind="summary"))
+                    await self._post(pulse.chat_id, OutMessage(text="", attachments=[photo]))
+            async with self.store.transaction() as tx:
+                await repo.set_pulse(tx, pulse_id, status="closed")
 
     def result_text(self, seq: int, result: core.PulseResult,
                     previous: core.PulseResult | None, lang: str) -> str:
@@ -935,9 +991,12 @@ class TeamService:
         assert group is not None
         voters = int((found.result or {}).get("voters", 0))
         text = self._vote_view(found, group, voters, "leader")
-        await self._gw().send(found.leader_chat, OutMessage(text=text, kind="summary"))
-        async with self.store.transaction() as tx:
-            await repo.set_round(tx, round_id, notified=1)
+        async with self._sending(f"notify:{round_id}") as mine:
+            if not mine:
+                return
+            await self._gw().send(found.leader_chat, OutMessage(text=text, kind="summary"))
+            async with self.store.transaction() as tx:
+                await repo.set_round(tx, round_id, notified=1)
 
     # ---- buttons and the clock -----------------------------------------------------------------
 
@@ -958,6 +1017,7 @@ class TeamService:
 
         Everything is read from SQLite, so a restart simply resumes here.
         """
+        await self.settle_orphaned_sends()
         now = iso(self.clock.now())
         async with self.store.transaction() as tx:
             opening = await repo.pulses_in(tx, "opening")
