@@ -4,10 +4,14 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY dialogues ./dialogues
 COPY templates ./templates
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+    && useradd --system --uid 10001 --home-dir /data tillidsbot \
+    && mkdir -p /data && chown tillidsbot /data && chmod 700 /data
 ENV TILLIDSBOT_DB=/data/tillidsbot.db \
     TILLIDSBOT_DIALOGUES=/app/dialogues \
     TILLIDSBOT_TEMPLATES=/app/templates \
     PYTHONUNBUFFERED=1
+# The leaders' data is personal: the bot runs unprivileged and only it can read /data.
+USER tillidsbot
 VOLUME ["/data"]
 CMD ["tillidsbot", "run"]
