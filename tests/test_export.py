@@ -121,3 +121,17 @@ def test_docs_describe_the_current_format() -> None:
     for key in ("exported_at", "leader", "active_conversation", "conversations", "answers",
                 "schedules", "other_tables"):
         assert f"`{key}`" in docs
+
+
+async def test_export_files_are_named_by_the_leaders_own_date(tmp_path: Path) -> None:
+    """Just after midnight in Copenhagen (still the 23rd in UTC) the files say the 24th."""
+    from datetime import UTC, datetime
+
+    from bot.clock import ManualClock
+
+    core = await make_core(tmp_path, ManualClock(datetime(2026, 11, 23, 23, 30, tzinfo=UTC)))
+    await core.service.handle_command(ALICE, "history")  # first contact: a leader row
+    out = await core.service.handle_command(ALICE, "export")
+    names = sorted(a.filename for a in out[0].attachments)
+    assert names == ["tillidsbot-export-2026-11-24.json", "tillidsbot-export-2026-11-24.md"]
+    await core.close()

@@ -12,8 +12,10 @@ from typing import Any
 
 import aiosqlite
 
+from bot.clock import parse_iso
 from bot.dialogue.state import Attachment, OutMessage
 from bot.features.common import kind_title, when_text
+from bot.schedule.times import zone_of
 from bot.service import BotService, Request
 from bot.store import privacy, repo
 
@@ -113,8 +115,10 @@ async def export_files(tx: aiosqlite.Connection, service: BotService,
     document = await collect(tx, service, leader_id)
     if document is None:
         return []
-    day = document["exported_at"][:10]
     lang = str(document["leader"].get("language") or "da")
+    # The leader's own calendar day, as on everything else they see (not the UTC date).
+    zone = zone_of(str(document["leader"].get("timezone") or repo.DEFAULT_TIMEZONE))
+    day = parse_iso(document["exported_at"]).astimezone(zone).date().isoformat()
     return [
         Attachment(kind="document", filename=f"tillidsbot-export-{day}.md",
                    data=to_markdown(document, service),
