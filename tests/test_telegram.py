@@ -22,6 +22,7 @@ from bot.channels.telegram import (
     TelegramChannel,
     split_text,
 )
+from bot.clock import SystemClock, iso
 from bot.config import load_settings
 from bot.dialogue import Dialogues
 from bot.dialogue.state import Attachment, Button, OutMessage
@@ -588,10 +589,12 @@ async def test_an_update_interrupted_by_a_crash_resumes_instead_of_applying_twic
         await onboard(phone)
         await phone.say("/delegate")
         question, step = phone.last()["text"], phone.step()
-    # The bot died while handling update 777: it was claimed but never finished.
+    # The bot died while handling update 777 just now: claimed but never finished. The bot
+    # runs on the system clock here, so the claim must be recent by that clock, or start-up
+    # would prune it as older than Telegram's redelivery window.
     store = await Store.open(db)
     async with store.transaction() as tx:
-        await tgrepo.claim_update(tx, int(api.bot["id"]), 777, NOW)
+        await tgrepo.claim_update(tx, int(api.bot["id"]), 777, iso(SystemClock().now()))
     await store.close()
     async with InProcessBot(api, db, ALLOWED_USER_IDS="2001"):
         mark = phone.mark()
