@@ -100,6 +100,34 @@ def test_free_text_where_button_expected_keeps_state(sample_dialogues: Dialogues
     assert drv.state == before
 
 
+def test_a_typed_label_answers_like_its_button(sample_dialogues: Dialogues) -> None:
+    drv = EngineDriver(sample_dialogues, "sample", TODAY)
+    drv.text("Ole")
+    result = drv.text("  b. ")
+    assert result.status != "rejected"
+    assert drv.state is not None and drv.state.answers["pick"] == "b"
+    assert drv.state.node == "many"
+
+
+def test_typed_answers_to_the_real_questions_match_whole_labels_or_their_first_words(
+        real_dialogues: Dialogues) -> None:
+    for typed, stored in (("ja", "yes"), ("Delvist", "partly"), ("NEJ!", "no"),
+                          ("nej, ikke endnu", "no")):
+        drv = EngineDriver(real_dialogues, "delegation", TODAY)
+        drv.text("Ugeplanen til KL (pædagog)")
+        drv.text("Ro og nærvær for børnene")
+        assert drv.state is not None and drv.state.node == "competence"
+        drv.text(typed)
+        assert drv.state.answers["competence"] == stored, typed
+    drv = EngineDriver(real_dialogues, "delegation", TODAY)
+    drv.text("Ugeplanen til KL (pædagog)")
+    drv.text("Ro og nærvær for børnene")
+    before = drv.state
+    for vague in ("måske", "ja og nej", "ikke endnu"):
+        assert drv.text(vague).status == "rejected"
+        assert drv.state == before
+
+
 def test_too_long_and_empty_text_rejected(sample_dialogues: Dialogues) -> None:
     drv = EngineDriver(sample_dialogues, "sample", TODAY)
     before = drv.state

@@ -22,6 +22,7 @@ from bot.dialogue.model import (
     MessageNode,
     MultiNode,
     Node,
+    Option,
     ScaleNode,
     SummaryNode,
     TextNode,
@@ -46,6 +47,8 @@ MAX_AUTO_STEPS = 200
 DONE = "!ok"
 SKIP = "!skip"
 HEADLINE_LENGTH = 120
+# Where a button label's asides begin: "Nej, ikke endnu", "Nej / ved ikke", "Bliver hørt – jeg…".
+_LABEL_ASIDE = re.compile(r"\s*[,/–(]")
 _EXPECTS: dict[str, Any] = {"text": "text", "choice": "buttons", "multi": "multi",
                             "scale": "scale", "date": "date"}
 
@@ -342,6 +345,11 @@ class Engine:
             if found > today + timedelta(days=node.max_days):
                 return self._reject(state, lang, "date_too_far", days=node.max_days)
             return self._accept(definition, state, node, found.isoformat(), lang, today)
+        if isinstance(node, ChoiceNode):
+            option = _typed_option(node, cleaned, lang)
+            if option is not None:  # "ja" typed instead of pressing "Ja" means the same
+                return self._accept(definition, state, node, option.value, lang, today,
+                                    next_id=option.next or node.next)
         return self._reject(state, lang, "expects_button")
 
     def _back(
@@ -575,3 +583,23 @@ class Engine:
             rows.append([button(self.strings("skip_button", lang), SKIP)])
         return OutMessage(text=prompt, kind="prompt", buttons=rows, node=state.node,
                           expects=_EXPECTS.get(node.kind), step=state.step)
+
+
+def _normalised(text: str) -> str:
+    """Text compared loosely: case, spacing and closing punctuation do not matter."""
+    return " ".join(text.split()).strip(" .!?").casefold()
+
+
+def _typed_option(node: ChoiceNode, text: str, lang: str) -> Option | None:
+    """The one option a typed answer names: its whole label, else the label's first words."""
+    typed = _normalised(text)
+    if not typed:
+        return None
+    whole = [o for o in node.options if _normalised(pick(o.label, lang)) == typed]
+    if len(whole) == 1:
+        return whole[0]
+    # "nej" for "Nej, ikke endnu" or "Nej / ved ikke": the words before the first aside.
+    heads = [o for o in node.options
+             if _normalised(_LABEL_ASIDE.split(pick(o.label, lang), maxsplit=1)[0]) == typed]
+    return heads[0] if len(heads) == 1 else None
+
