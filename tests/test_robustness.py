@@ -310,6 +310,11 @@ async def test_an_old_button_in_a_second_window_shows_the_current_question(
         await t.console.service.store.close()
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT handled as in an interactive terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_ends_the_terminal_chat_at_once(tmp_path: Path) -> None:
     from tests.test_transcript import TIMEOUT, command
 
@@ -317,8 +322,11 @@ def test_ctrl_c_ends_the_terminal_chat_at_once(tmp_path: Path) -> None:
     keyboard, terminal = pty.openpty()
     env = {**os.environ, "TILLIDSBOT_DB": str(tmp_path / "chat.db"), "PYTHONUNBUFFERED": "1"}
     env.pop("TELEGRAM_BOT_TOKEN", None)
+    # A terminal delivers Ctrl-C to a program whose SIGINT is at its default; a test run
+    # started in the background (`pytest &`) has SIGINT ignored, and the child would inherit it.
     proc = subprocess.Popen(command(), stdin=terminal, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+                            stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+                            preexec_fn=_default_sigint)
     try:
         assert proc.stdout is not None
         seen = b""
