@@ -184,12 +184,12 @@ def export_user(settings: Settings, user: str, out: Path) -> int:
         print(f"no leader with id {user!r}", file=sys.stderr)
         return 1
     leader_id, files = found
-    out.mkdir(parents=True, exist_ok=True)
+    from bot.private_files import write_private
+
     for attachment in files:
         name = attachment.filename.replace("tillidsbot-export",
                                            f"tillidsbot-export-{_safe(leader_id)}")
-        (out / name).write_bytes(attachment.data)
-        print(out / name)
+        print(write_private(out / name, attachment.data))
     return 0
 
 
@@ -215,6 +215,7 @@ async def forget_user(settings: Settings, user: str, yes: bool) -> int:
                 return 1
         async with core.store.transaction() as tx:
             deleted = await forget_leader(tx, leader_id, core.forget_hooks)
+            core.store.scrub_after_commit()
         print(f"deleted {sum(deleted.values())} rows: " +
               ", ".join(f"{table} {count}" for table, count in sorted(deleted.items())))
         return 0

@@ -70,6 +70,9 @@ async def test_backup_command(tmp_path: Path, capsys) -> None:  # type: ignore[n
     code = await asyncio.to_thread(cli.main, ["--db", str(tmp_path / "bot.db"), "backup",
                                               str(target)])
     assert code == 0 and "integrity check: ok" in capsys.readouterr().out
+    # Leaders' words: the live database and the copy are for their owner's eyes only.
+    assert (tmp_path / "bot.db").stat().st_mode & 0o777 == 0o600
+    assert target.stat().st_mode & 0o777 == 0o600
     conn = sqlite3.connect(target)
     assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
     conn.close()
@@ -147,3 +150,20 @@ async def test_retention_runs_at_start_up_and_is_scheduled_daily(tmp_path: Path)
     assert core.housekeeping.get_job(retention.JOB_ID) is not None
     await core.close()
     assert core.housekeeping is None
+
+
+async def test_history_deleted_by_retention_leaves_no_copy_on_disk(tmp_path: Path) -> None:
+    clock = ManualClock(NOW)
+    core = await make_core(tmp_path, clock)
+    await seed_ages(core)
+    db = tmp_path / "bot.db"
+    wal = db.with_name("bot.db-wal")
+
+    def on_disk() -> bytes:
+        return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    assert b"gammel opgave" in on_disk()
+    await retention.run_retention(core.store, clock, 30)
+    assert b"gammel opgave" not in on_disk()
+    assert b"ny opgave" in on_disk()
+    await core.close()

@@ -206,10 +206,12 @@ async def test_operator_export_and_forget_from_the_command_line(tmp_path: Path,
     files = sorted(p.name for p in out_dir.iterdir())
     assert [f.rsplit(".", 1)[1] for f in files] == ["json", "md"]
     assert all("tg-424242" in f for f in files)
+    assert all((out_dir / f).stat().st_mode & 0o777 == 0o600 for f in files)
     assert await _run(["--db", db, "export", "--user", "tg:nobody"]) == 1
     assert await _run(["--db", db, "forget", "--user", "tg:424242", "--yes"]) == 0
     assert "deleted" in capsys.readouterr().out
     assert rows_about(tmp_path / "bot.db", ALICE, threads) == {}
+    assert b"a opgave" not in _raw_bytes(tmp_path / "bot.db")  # the operator's erase scrubs too
     assert rows_about(tmp_path / "bot.db", BOB, ["b-thread-1"]) != {}
 
 
@@ -248,3 +250,26 @@ async def test_the_real_scheduler_sends_nothing_after_forget(tmp_path: Path) -> 
     assert len(h.headers(chat=BOB.chat_id)) >= 3  # Bob's weekly nudges keep coming
     assert await h.rows(424242) == []  # and nothing was planned again for Alice
     await h.close()
+
+
+def _raw_bytes(db: Path) -> bytes:
+    """The database file and its write-ahead log as they lie on disk."""
+    wal = db.with_name(db.name + "-wal")
+    return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+async def test_forgotten_words_are_gone_from_the_files_on_disk_too(tmp_path: Path) -> None:
+    core = await make_core(tmp_path)
+    alice_words, bob_words = "Zebrafinken fra Ørsted-7431", "Glenten over Mols-5150"
+    for who, words, thread in ((ALICE, alice_words, "a-1"), (BOB, bob_words, "b-1")):
+        async with core.store.transaction() as tx:
+            await seed_thread(tx, who.leader_id, thread, "delegation", NOW,
+                              headline=words, summary=words, answers={"task": words})
+    db = tmp_path / "bot.db"
+    assert alice_words.encode() in _raw_bytes(db)  # the scan sees stored words
+    out = await core.service.handle_command(ALICE, "forget")
+    await core.service.handle_input(ALICE, press(out, "Ja, slet alt om mig"))
+    # Deleted rows leave no copy behind: not in freed pages, not in old log frames.
+    assert alice_words.encode() not in _raw_bytes(db)
+    assert bob_words.encode() in _raw_bytes(db)
+    await core.close()

@@ -162,4 +162,8 @@ async def test_terminal_chat_writes_the_chart_and_exports_to_files(tmp_path: Pat
     assert [p.suffix for p in paths] == [".png", ".md", ".json"]
     assert all(p.parent == tmp_path / "files" for p in paths)
     assert png_size(await asyncio.to_thread(paths[0].read_bytes)) == (800, 400)
+    # A leader's words on a shared machine: files and their folder are the owner's alone.
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in paths)
+    assert (tmp_path / "files").stat().st_mode & 0o777 == 0o700
+    assert not list((tmp_path / "files").glob("*.partial"))
     await core.close()

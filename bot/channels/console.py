@@ -13,6 +13,7 @@ from typing import TextIO
 
 from bot.dialogue.engine import SKIP
 from bot.dialogue.state import Back, ButtonInput, Cancel, OutMessage, TextInput
+from bot.private_files import write_private
 from bot.service import BotService, Who
 
 CONSOLE_PREFIX = "console:"
@@ -132,9 +133,7 @@ class ConsoleChannel:
         if message.kind == "prompt":
             self.step = message.step
         for attachment in message.attachments:
-            self.files_dir.mkdir(parents=True, exist_ok=True)
-            path = self.files_dir / attachment.filename
-            path.write_bytes(attachment.data)
+            path = write_private(self.files_dir / attachment.filename, attachment.data)
             caption = f" – {attachment.caption}" if attachment.caption else ""
             lines.append(f"[{attachment.kind}: {path}]{caption}")
         if message.buttons:

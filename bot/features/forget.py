@@ -115,4 +115,5 @@ async def confirm(request: Request, hooks: ForgetHooks) -> list[OutMessage]:
     if verb != "yes" or not stamp.isdigit() or not 0 <= now - int(stamp) <= CONFIRM_MINUTES:
         return [OutMessage(text=service.ui("forget_expired", lang), kind="error")]
     await forget_leader(request.tx, leader.leader_id, hooks)
+    service.store.scrub_after_commit()
     return [OutMessage(text=service.ui("forget_done", lang))]

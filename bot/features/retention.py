@@ -23,6 +23,8 @@ async def run_retention(store: Store, clock: Clock,
         return None  # unset: keep everything
     async with store.transaction() as tx:
         result = await privacy.apply_retention(tx, clock.now(), days)
+        if result.total:
+            store.scrub_after_commit()
     log.info("retention (%d days): deleted %d threads, %d answers, %d schedules", days,
              result.threads, result.answers, result.schedules)
     return result

@@ -6,6 +6,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from bot.private_files import create_private
+
 BUSY_MS = 5000
 
 
@@ -21,6 +23,7 @@ def backup_database(source: Path, target: Path) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
+    create_private(partial)  # an empty file is an empty database to SQLite; the copy keeps 0600
     src = sqlite3.connect(str(source), timeout=BUSY_MS / 1000)
     try:
         dst = sqlite3.connect(str(partial))
