@@ -232,3 +232,27 @@ def test_state_is_json_round_trippable(sample_dialogues: Dialogues) -> None:
     assert drv.state is not None
     assert DialogueState.from_json(drv.state.to_json()) == drv.state
     assert len(drv.state.to_json()) < 1000
+
+
+def test_typed_ratings_and_typed_skips_count_like_buttons(real_dialogues: Dialogues) -> None:
+    def at_rating() -> EngineDriver:
+        drv = EngineDriver(real_dialogues, "reflection", TODAY)
+        drv.text("Jeg holdt igen med at rette i ugeplanen")
+        assert drv.state is not None and drv.state.node == "rate_open"
+        return drv
+
+    def rating(drv: EngineDriver) -> list[tuple[object, bool]]:
+        return [(e.params["value"], e.params["skipped"]) for e in drv.effects
+                if e.kind == "answer" and e.params["name"] == "rating"]
+
+    for typed in ("4", "4/5", "4 af 5", " 4 ud af 5. ", "4 of 5"):
+        drv = at_rating()
+        drv.text(typed)
+        assert rating(drv) == [(4, False)], typed
+    drv = at_rating()
+    before = drv.state
+    refused = drv.text("ret godt")
+    assert refused.status == "rejected" and "spring" in refused.messages[0].text
+    assert drv.state == before and rating(drv) == []
+    drv.text("Spring over")
+    assert rating(drv) == [(None, True)]

@@ -49,6 +49,8 @@ SKIP = "!skip"
 HEADLINE_LENGTH = 120
 # Where a button label's asides begin: "Nej, ikke endnu", "Nej / ved ikke", "Bliver hørt – jeg…".
 _LABEL_ASIDE = re.compile(r"\s*[,/–(]")
+# A typed rating: "4", "4/5", "4 af 5", "4 av 5", "4 of 5", "4 ud af 5", "4 out of 5".
+_SCALE_ANSWER = re.compile(r"^([1-5])(?:\s*(?:/|af|av|of|ud af|out of)\s*5)?$")
 _EXPECTS: dict[str, Any] = {"text": "text", "choice": "buttons", "multi": "multi",
                             "scale": "scale", "date": "date"}
 
@@ -325,6 +327,10 @@ class Engine:
     ) -> StepResult:
         """Handle typed text: free-text answers, typed digits, dates, or a polite refusal."""
         cleaned = text.strip()
+        if getattr(node, "skippable", False) and (
+                _normalised(cleaned) == _normalised(self.strings("skip_button", lang))):
+            # Typing the skip button's words ("spring over") skips, like pressing it.
+            return self._accept(definition, state, node, None, lang, today, skipped=True)
         if isinstance(node, TextNode):
             if not cleaned:
                 return self._reject(state, lang, "empty_text")
@@ -333,9 +339,11 @@ class Engine:
                                     length=len(cleaned))
             return self._accept(definition, state, node, cleaned, lang, today)
         if isinstance(node, ScaleNode):
-            if cleaned in {"1", "2", "3", "4", "5"}:
-                return self._accept(definition, state, node, int(cleaned), lang, today)
-            return self._reject(state, lang, "expects_scale")
+            rating = _SCALE_ANSWER.match(_normalised(cleaned))
+            if rating:
+                return self._accept(definition, state, node, int(rating[1]), lang, today)
+            return self._reject(state, lang, "expects_scale_or_skip" if node.skippable
+                                else "expects_scale")
         if isinstance(node, DateNode):
             found = parse_date(cleaned, today)
             if found is None:
