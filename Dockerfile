@@ -14,4 +14,6 @@ ENV TILLIDSBOT_DB=/data/tillidsbot.db \
 # The leaders' data is personal: the bot runs unprivileged and only it can read /data.
 USER tillidsbot
 VOLUME ["/data"]
+HEALTHCHECK --interval=60s --timeout=15s --start-period=60s --retries=3 \
+    CMD ["tillidsbot", "health", "--quiet"]
 CMD ["tillidsbot", "run"]

@@ -18,6 +18,7 @@ from bot.dialogue import Dialogues, load_dialogues
 from bot.features import export, forget, history, onboarding, reflection, retention, trend
 from bot.features import settings as schedule_settings
 from bot.features.forget import ForgetHooks
+from bot.health import start_heartbeat
 from bot.schedule.dispatcher import ScheduleRunner, make_runner
 from bot.service import BotService
 from bot.store.db import Store
@@ -104,7 +105,8 @@ def wire_telegram(channel: TelegramChannel) -> list[Background]:
     background services to start with the channel."""
     from bot.team.telegram import wire as wire_team
 
-    return [wire_team(channel), schedule_background(TELEGRAM_PREFIX)]
+    return [wire_team(channel), schedule_background(TELEGRAM_PREFIX),
+            heartbeat_background("telegram", TELEGRAM_PREFIX)]
 
 
 TELEGRAM_PREFIX = "tg:"
@@ -129,6 +131,17 @@ def schedule_background(leader_prefix: str) -> Background:
         """Start it on this channel's outbox; return its stop."""
         runner = await start_schedule(core, outbox, leader_prefix)
         return runner.stop
+
+    return start
+
+
+def heartbeat_background(channel: str, leader_prefix: str) -> Background:
+    """The heartbeat `tillidsbot health` reads, as a background service of a channel."""
+
+    async def start(core: Core, outbox: Outbox) -> Stop:
+        """Beat for this channel; return the stop that records a clean shutdown."""
+        return await start_heartbeat(core.settings.database_path, core.clock, channel,
+                                     leader_prefix)
 
     return start
 
@@ -159,7 +172,8 @@ async def run_console(settings: Settings, clock: Clock | None = None) -> int:
 
     async def ready() -> None:
         """Once the terminal shows the conversation: nudges and follow-ups can appear in it."""
-        stops.extend(await start_background(core, channel, [schedule_background(CONSOLE_PREFIX)]))
+        stops.extend(await start_background(core, channel, [
+            schedule_background(CONSOLE_PREFIX), heartbeat_background("console", CONSOLE_PREFIX)]))
 
     try:
         return await channel.run(on_ready=ready)

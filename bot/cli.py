@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -72,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     isub.add_parser("list", help="list invite codes and how often they were used")
     revoke = isub.add_parser("revoke", help="stop a code from admitting anyone new")
     revoke.add_argument("code")
+    health = sub.add_parser("health", help="is the bot running and on time? exit 0 if so, 1 if not")
+    health.add_argument("--json", action="store_true", help="the figures as JSON")
+    health.add_argument("--quiet", action="store_true", help="print only problems")
     return parser
 
 
@@ -223,6 +228,20 @@ async def forget_user(settings: Settings, user: str, yes: bool) -> int:
         await core.close()
 
 
+def health_command(settings: Settings, as_json: bool, quiet: bool,
+                   clock: Clock | None = None) -> int:
+    """Print the health check; 0 when healthy, 1 when not."""
+    from bot.health import check, report
+
+    result = check(settings.database_path, (clock or SystemClock()).now())
+    if as_json:
+        print(json.dumps({"healthy": result.healthy, "problems": result.problems,
+                          **result.facts}, indent=2))
+    elif not quiet or not result.healthy:
+        print(report(result))
+    return 0 if result.healthy else 1
+
+
 def _safe(leader_id: str) -> str:
     """A leader id usable in a file name."""
     return "".join(c if c.isalnum() else "-" for c in leader_id)
@@ -299,6 +318,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     if args.command == "invite":  # before importing the app: invites need only the store
         return asyncio.run(invite_command(settings, args))
+    if args.command == "health":  # also before the app: it runs every minute in a container
+        return health_command(settings, args.json, args.quiet)
     from bot.app import configure_logging, run_console
 
     if args.command == "dialogues":

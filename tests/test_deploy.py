@@ -75,3 +75,16 @@ def test_dockerfile_runs_the_bot_unprivileged_with_its_data_on_the_volume() -> N
     assert user and user[-1] != "USER root"
     assert 'VOLUME ["/data"]' in lines and "TILLIDSBOT_DB=/data/tillidsbot.db" in dockerfile
     assert lines[-1] == 'CMD ["tillidsbot", "run"]'
+
+
+def test_compose_and_the_image_check_health_with_the_real_command() -> None:
+    from bot.cli import _parser
+
+    check = compose_service()["healthcheck"]
+    assert isinstance(check, dict)
+    command = check["test"]
+    assert command[0] == "CMD" and command[1] == "tillidsbot"
+    args = _parser().parse_args(command[2:])  # a command the CLI really has
+    assert args.command == "health" and args.quiet
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert 'CMD ["tillidsbot", "health", "--quiet"]' in dockerfile

@@ -1,0 +1,198 @@
+"""Is the bot alive and keeping its promises? A heartbeat file and the check that reads it.
+
+The running bot rewrites `<database>.heartbeat` (JSON, owner-only) every half minute and marks
+it stopped on a clean shutdown. `tillidsbot health` reads that file and, read-only, the
+database: a bot that stopped beating, or scheduled messages and team pulses left waiting well
+past their time, mean something is wrong even if the process still exists. It prints counts
+and instants only, never anything a leader wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.clock import Clock, iso
+from bot.private_files import write_private
+from bot.store.db import migrations
+
+log = logging.getLogger(__name__)
+
+BEAT_SECONDS = 30
+MAX_SILENCE = timedelta(seconds=BEAT_SECONDS * 6)  # a few missed beats, not one slow one
+MAX_LATE = timedelta(minutes=15)  # a Monday crowd of 10,000 is sent well within this
+JOB_ID = "tillidsbot-heartbeat"
+
+
+def heartbeat_path(database_path: Path) -> Path:
+    """Where the heartbeat of the bot using this database is kept."""
+    return database_path.with_name(database_path.name + ".heartbeat")
+
+
+@dataclass
+class Heartbeat:
+    """What the running bot says about itself."""
+
+    channel: str  # 'telegram' or 'console'
+    leader_prefix: str  # whose scheduled messages this process sends ('tg:', 'console:')
+    pid: int
+    started_at: str
+    at: str
+    stopped_at: str | None = None
+
+    def save(self, path: Path) -> None:
+        """Write it whole (a reader never sees half a file)."""
+        write_private(path, json.dumps(self.__dict__).encode("utf-8"))
+
+    @classmethod
+    def load(cls, path: Path) -> Heartbeat | None:
+        """Read it; None when there is none or it cannot be read."""
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+Stop = Callable[[], Awaitable[None]]
+
+
+async def start_heartbeat(database_path: Path, clock: Clock, channel: str,
+                          leader_prefix: str) -> Stop:
+    """Beat now and every BEAT_SECONDS; the returned stop records a clean shutdown."""
+    if str(database_path) == ":memory:":  # nothing outside this process could read it
+
+        async def nothing() -> None:
+            """No heartbeat to stop."""
+
+        return nothing
+    path = heartbeat_path(database_path)
+    beat = Heartbeat(channel, leader_prefix, os.getpid(), iso(clock.now()), iso(clock.now()))
+
+    def refresh() -> None:
+        """Say the bot is still here."""
+        beat.at = iso(clock.now())
+        try:
+            beat.save(path)
+        except OSError as exc:  # a full disk must not stop the bot; health will notice
+            log.warning("could not write the heartbeat: %s", type(exc).__name__)
+
+    refresh()
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(refresh, IntervalTrigger(seconds=BEAT_SECONDS), id=JOB_ID,
+                      replace_existing=True, coalesce=True, max_instances=1,
+                      misfire_grace_time=BEAT_SECONDS)
+    scheduler.start()
+
+    async def stop() -> None:
+        """Stop beating and say the stop was deliberate."""
+        scheduler.shutdown(wait=False)
+        beat.stopped_at = iso(clock.now())
+        refresh()
+
+    return stop
+
+
+@dataclass
+class Health:
+    """The verdict and the figures behind it."""
+
+    problems: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        """No problem found."""
+        return not self.problems
+
+
+def check(database_path: Path, now: datetime, max_silence: timedelta = MAX_SILENCE,
+          max_late: timedelta = MAX_LATE) -> Health:
+    """Check the heartbeat and what waits in the database (read-only)."""
+    health = Health()
+    if not database_path.is_file():
+        health.problems.append(f"no database at {database_path}")
+        return health
+    beat = Heartbeat.load(heartbeat_path(database_path))
+    _check_beat(health, beat, now, max_silence)
+    try:
+        _check_database(health, database_path, now - max_late,
+                        beat.leader_prefix if beat else None)
+    except sqlite3.Error as exc:
+        health.problems.append(f"the database cannot be read: {exc}")
+    return health
+
+
+def _check_beat(health: Health, beat: Heartbeat | None, now: datetime,
+                max_silence: timedelta) -> None:
+    """Is a bot running and beating?"""
+    if beat is None:
+        health.problems.append("no heartbeat: the bot has not run against this database")
+        return
+    health.facts.update(channel=beat.channel, pid=beat.pid, started_at=beat.started_at,
+                        last_beat=beat.at)
+    if beat.stopped_at:
+        health.problems.append(f"the bot stopped at {beat.stopped_at}")
+        return
+    silence = now - datetime.fromisoformat(beat.at)
+    health.facts["seconds_since_beat"] = int(silence.total_seconds())
+    if silence > max_silence:
+        health.problems.append(f"no heartbeat for {int(silence.total_seconds())} s "
+                               f"(the bot is stuck or was killed)")
+
+
+def _check_database(health: Health, path: Path, late: datetime, prefix: str | None) -> None:
+    """Schema version and anything left waiting past `late`."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        latest = migrations()[-1][0]
+        health.facts.update(schema=version, leaders=_count(conn, "SELECT count(*) FROM leaders"))
+        if version != latest:
+            health.problems.append(f"database schema {version}, this version expects {latest}")
+            return
+        cutoff = iso(late)
+        sql = "SELECT count(*), min(due_at) FROM schedules WHERE status = 'pending'"
+        pending, _ = conn.execute(sql).fetchone()
+        late_sql, params = sql + " AND due_at < ?", [cutoff]
+        if prefix:  # another channel's leaders are not this process's to send
+            late_sql += " AND leader_id >= ? AND leader_id < ?"
+            params += [prefix, prefix + "\uffff"]
+        overdue, oldest = conn.execute(late_sql, params).fetchone()
+        health.facts.update(pending=pending, overdue=overdue)
+        if overdue:
+            health.problems.append(f"{overdue} scheduled messages waiting since {oldest}")
+        teams = _count(conn, "SELECT count(*) FROM team_groups WHERE status = 'active' AND "
+                             "next_pulse_at < ?", cutoff)
+        closing = _count(conn, "SELECT count(*) FROM team_pulses WHERE status = 'open' AND "
+                               "closes_at < ?", cutoff)
+        health.facts.update(late_pulses=teams, late_results=closing)
+        if teams or closing:
+            health.problems.append(f"team check-ins behind: {teams} pulses not posted, "
+                                   f"{closing} results not published")
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+
+
+def _count(conn: sqlite3.Connection, sql: str, *params: Any) -> int:
+    """One number from the database."""
+    return int(conn.execute(sql, params).fetchone()[0])
+
+
+def report(health: Health) -> str:
+    """The check as a few plain lines for an operator."""
+    lines = [f"{key}: {value}" for key, value in health.facts.items()]
+    lines += [f"problem: {problem}" for problem in health.problems]
+    lines.append("healthy" if health.healthy else "unhealthy")
+    return "\n".join(lines)
