@@ -88,7 +88,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def dialogues_check(settings: Settings) -> int:
     """Validate all dialogue files and wording; print a summary or every problem."""
     from bot.dialogue import load_dialogues
-    from bot.dialogue.loader import DialogueValidationError
+    from bot.dialogue.loader import DATES_FILE, DialogueValidationError
     from bot.features import reflection
 
     try:
@@ -104,6 +104,7 @@ def dialogues_check(settings: Settings) -> int:
         print(f"ok  {definition.file}: {definition.id} v{definition.version}, "
               f"{len(definition.nodes)} nodes")
     print(f"ok  _ui*.yaml: {len(loaded.strings.table)} interface strings")
+    print(f"ok  {DATES_FILE}: relative dates in {', '.join(loaded.dates.languages)}")
     print(f"ok  {reflection.PROMPTS_FILE}: {len(prompts)} weekly reflection prompts")
     print(f"all dialogues valid in {', '.join(loaded.languages)}")
     return 0

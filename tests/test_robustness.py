@@ -387,6 +387,7 @@ def test_back_restores_a_value_a_branch_overwrote(tmp_path: Path) -> None:
     root = tmp_path / "modes"
     root.mkdir()
     shutil.copy(FIXTURES / "kinds" / "_ui.yaml", root / "_ui.yaml")
+    shutil.copy(FIXTURES / "kinds" / "_dates.yaml", root / "_dates.yaml")
     (root / "modes.yaml").write_text(MODES, encoding="utf-8")
     (root / "templates").mkdir()
     driver = EngineDriver(load_dialogues(root, root / "templates", ("da",)), "modes", TODAY)
@@ -423,6 +424,7 @@ def test_node_ids_that_would_break_buttons_are_refused(tmp_path: Path) -> None:
     root = tmp_path / "bad"
     root.mkdir()
     shutil.copy(FIXTURES / "kinds" / "_ui.yaml", root / "_ui.yaml")
+    shutil.copy(FIXTURES / "kinds" / "_dates.yaml", root / "_dates.yaml")
     (root / "templates").mkdir()
     (root / "modes.yaml").write_text(MODES.replace("note", "my:note"), encoding="utf-8")
     with pytest.raises(DialogueValidationError) as caught:
@@ -436,6 +438,7 @@ def test_mermaid_graph_survives_reserved_ids_and_quotes(tmp_path: Path) -> None:
     root = tmp_path / "graph"
     root.mkdir()
     shutil.copy(FIXTURES / "kinds" / "_ui.yaml", root / "_ui.yaml")
+    shutil.copy(FIXTURES / "kinds" / "_dates.yaml", root / "_dates.yaml")
     (root / "templates").mkdir()
     text = (MODES.replace("bye", "end").replace("note", "class")
             .replace("\"answers.pick == 'a'\"", "'answers.pick == \"a\"'"))

@@ -82,6 +82,15 @@ async def test_resume_ends_the_pause_and_sends_what_was_waiting(tmp_path: Path) 
     await h.close()
 
 
+async def test_pause_reads_a_relative_date_like_the_date_questions(tmp_path: Path) -> None:
+    h = await leader(tmp_path)  # Sunday 29 November
+    reply = await h.command(1, "pause", "tirsdag i næste uge")  # weeks begin on Mondays
+    assert "tirsdag den 1. december" in reply[0].text
+    reply = await h.command(1, "pause", "om 2 uger")
+    assert "søndag den 13. december" in reply[0].text
+    await h.close()
+
+
 async def test_a_pause_date_in_the_past_or_unreadable_is_refused_clearly(tmp_path: Path) -> None:
     h = await leader(tmp_path)
     for bad in ("01.01.2020", "tomorrow-ish", "0"):

@@ -36,6 +36,7 @@ def problems_for(tmp_path: Path, doc: dict[str, Any], langs: tuple[str, ...] = (
     dialogues.mkdir()
     templates.mkdir(parents=True)
     shutil.copy(FIXTURES / "kinds" / "_ui.yaml", dialogues / "_ui.yaml")
+    shutil.copy(FIXTURES / "kinds" / "_dates.yaml", dialogues / "_dates.yaml")
     (templates / "mini.j2").write_text("Svar: {{ answers.a }}", encoding="utf-8")
     (dialogues / "mini.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True),
                                          encoding="utf-8")
@@ -49,6 +50,7 @@ def test_base_is_valid(tmp_path: Path) -> None:
     (tmp_path / "t" / "da").mkdir(parents=True)
     dialogues.mkdir()
     shutil.copy(FIXTURES / "kinds" / "_ui.yaml", dialogues / "_ui.yaml")
+    shutil.copy(FIXTURES / "kinds" / "_dates.yaml", dialogues / "_dates.yaml")
     (tmp_path / "t" / "da" / "mini.j2").write_text("ok", encoding="utf-8")
     (dialogues / "mini.yaml").write_text(yaml.safe_dump(base()), encoding="utf-8")
     assert "mini" in load_dialogues(dialogues, tmp_path / "t", ("da",)).registry.definitions

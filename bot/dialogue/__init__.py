@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.dialogue.dates import DateWords
 from bot.dialogue.engine import Engine, Registry
-from bot.dialogue.loader import load_registry, load_strings
+from bot.dialogue.loader import load_date_words, load_registry, load_strings
 from bot.dialogue.render import Renderer
 from bot.dialogue.strings import Strings
 
@@ -23,6 +24,7 @@ class Dialogues:
     renderer: Renderer
     engine: Engine
     languages: tuple[str, ...]
+    dates: DateWords
 
 
 def load_dialogues(
@@ -32,5 +34,6 @@ def load_dialogues(
     renderer = Renderer(templates_dir)
     strings = load_strings(dialogues_dir, renderer, list(languages))
     registry = load_registry(dialogues_dir, renderer, list(languages))
-    engine = Engine(registry, renderer, strings)
-    return Dialogues(registry, strings, renderer, engine, languages)
+    dates = load_date_words(dialogues_dir, list(languages))
+    engine = Engine(registry, renderer, strings, dates)
+    return Dialogues(registry, strings, renderer, engine, languages, dates)

@@ -9,9 +9,9 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-from babel.dates import get_month_names
 from jinja2 import Environment
 
+from bot.dialogue.dates import DateWords, is_number, normalised, parse_date
 from bot.dialogue.model import (
     BranchNode,
     ChoiceNode,
@@ -100,94 +100,21 @@ def callback_data(thread: str, step: int, node: str, value: str) -> str:
 def parse_callback(data: str) -> tuple[str, int, str, str] | None:
     """Split button data into its parts, or None when it is not ours."""
     parts = data.split(":", 3)
-    if len(parts) != 4 or not _is_number(parts[1]):
+    if len(parts) != 4 or not is_number(parts[1]):
         return None
     return parts[0], int(parts[1]), parts[2], parts[3]
-
-
-def _is_number(text: str) -> bool:
-    """ASCII digits only: str.isdigit() also accepts '²' and '①', which int() cannot read."""
-    return text.isascii() and text.isdigit()
-
-
-_DATE_PATTERNS = (
-    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})$"),
-    re.compile(r"^(?P<d>\d{1,2})[./-](?P<m>\d{1,2})[./-](?P<y>\d{2,4})$"),
-    re.compile(r"^(?P<d>\d{1,2})[./-](?P<m>\d{1,2})\.?$"),
-)
-
-
-# Month names as leaders write them, in every language the bot speaks (babel's CLDR data).
-MONTH_LOCALES = ("da", "nb", "en")
-_DAY_MONTH = re.compile(r"^(?P<d>\d{1,2})\.?\s*(?P<m>[^\W\d_]+)\.?(?:\s+(?P<y>\d{4}))?$")
-_MONTH_DAY = re.compile(r"^(?P<m>[^\W\d_]+)\.?\s*(?P<d>\d{1,2}),?(?:\s+(?P<y>\d{4}))?$")
-
-
-def _month_table() -> dict[str, int]:
-    """Full and abbreviated month names, and their unambiguous prefixes of 3+ letters."""
-    names: dict[str, set[int]] = {}
-    for locale in MONTH_LOCALES:
-        for width in ("wide", "abbreviated"):
-            for number, name in get_month_names(width, locale=locale).items():
-                word = name.lower().rstrip(".")
-                for end in range(3, len(word) + 1):
-                    names.setdefault(word[:end], set()).add(int(number))
-    return {word: months.pop() for word, months in names.items() if len(months) == 1}
-
-
-_MONTHS = _month_table()
-
-
-def _named_month_date(text: str, today: date) -> date | None:
-    """'15. december', '3 jan 2027', 'December 15, 2026'; None when it is not such a date."""
-    cleaned = " ".join(text.lower().split())
-    match = _DAY_MONTH.match(cleaned) or _MONTH_DAY.match(cleaned)
-    if not match or match["m"] not in _MONTHS:
-        return None
-    year = int(match["y"]) if match["y"] else today.year
-    try:
-        found = date(year, _MONTHS[match["m"]], int(match["d"]))
-    except ValueError:
-        return None
-    if not match["y"] and found < today:
-        found = found.replace(year=found.year + 1)
-    return found
-
-
-def parse_date(text: str, today: date) -> date | None:
-    """Read a typed date (2026-12-15, 15.12.2026, 15/12, 15. december, or a number of days)."""
-    named = _named_month_date(text, today)
-    if named is not None:
-        return named
-    cleaned = text.strip().replace(" ", "")
-    if _is_number(cleaned) and len(cleaned) <= 3:
-        return today + timedelta(days=int(cleaned))
-    for pattern in _DATE_PATTERNS:
-        match = pattern.match(cleaned)
-        if not match:
-            continue
-        parts = match.groupdict()
-        year = int(parts["y"]) if parts.get("y") else today.year
-        if year < 100:
-            year += 2000
-        try:
-            found = date(year, int(parts["m"]), int(parts["d"]))
-        except ValueError:
-            return None
-        if not parts.get("y") and found < today:
-            found = found.replace(year=found.year + 1)
-        return found
-    return None
 
 
 class Engine:
     """Steps conversations; every method is a pure function of its arguments."""
 
-    def __init__(self, registry: Registry, renderer: Renderer, strings: Strings) -> None:
-        """Hold the definitions and the wording machinery."""
+    def __init__(self, registry: Registry, renderer: Renderer, strings: Strings,
+                 dates: DateWords) -> None:
+        """Hold the definitions, the wording machinery and the words for relative dates."""
         self.registry = registry
         self.renderer = renderer
         self.strings = strings
+        self.dates = dates
         self._conditions: dict[str, Any] = {}
         self._env: Environment = renderer.env
 
@@ -284,7 +211,7 @@ class Engine:
                 return self._reject(state, lang, "stale_button")
             return self._accept(definition, state, node, int(value), lang, today)
         if isinstance(node, DateNode):
-            if not _is_number(value) or int(value) not in node.quick_days:
+            if not is_number(value) or int(value) not in node.quick_days:
                 return self._reject(state, lang, "stale_button")
             chosen = today + timedelta(days=int(value))
             return self._accept(definition, state, node, chosen.isoformat(), lang, today)
@@ -345,7 +272,7 @@ class Engine:
             return self._reject(state, lang, "expects_scale_or_skip" if node.skippable
                                 else "expects_scale")
         if isinstance(node, DateNode):
-            found = parse_date(cleaned, today)
+            found = parse_date(cleaned, today, self.dates)
             if found is None:
                 return self._reject(state, lang, "not_a_date")
             if found < today:
@@ -593,21 +520,16 @@ class Engine:
                           expects=_EXPECTS.get(node.kind), step=state.step)
 
 
-def _normalised(text: str) -> str:
-    """Text compared loosely: case, spacing and closing punctuation do not matter."""
-    return " ".join(text.split()).strip(" .!?").casefold()
-
-
 def _typed_option(node: ChoiceNode, text: str, lang: str) -> Option | None:
     """The one option a typed answer names: its whole label, else the label's first words."""
-    typed = _normalised(text)
+    typed = normalised(text)
     if not typed:
         return None
-    whole = [o for o in node.options if _normalised(pick(o.label, lang)) == typed]
+    whole = [o for o in node.options if normalised(pick(o.label, lang)) == typed]
     if len(whole) == 1:
         return whole[0]
     # "nej" for "Nej, ikke endnu" or "Nej / ved ikke": the words before the first aside.
     heads = [o for o in node.options
-             if _normalised(_LABEL_ASIDE.split(pick(o.label, lang), maxsplit=1)[0]) == typed]
+             if normalised(_LABEL_ASIDE.split(pick(o.label, lang), maxsplit=1)[0]) == typed]
     return heads[0] if len(heads) == 1 else None
 

@@ -12,6 +12,7 @@ import yaml
 from jinja2 import TemplateSyntaxError
 from pydantic import ValidationError
 
+from bot.dialogue.dates import DateWords, LanguageDateWords, conflicts
 from bot.dialogue.engine import DONE, SKIP, Registry, callback_data
 from bot.dialogue.model import (
     CALLBACK_DATA_LIMIT,
@@ -37,6 +38,8 @@ NODE_ID = re.compile(r"[A-Za-z0-9_]+")
 # The longest step counter a conversation can reach, reserved in the callback budget.
 MAX_STEP_DIGITS = 5
 PLACEHOLDERS = ("TODO", "lorem", "xxx", "FIXME", "TBD")
+# The words for relative dates ("i morgen", "om 2 uger", "næste fredag"), one section a language.
+DATES_FILE = "_dates.yaml"
 
 
 class DialogueValidationError(Exception):
@@ -294,3 +297,27 @@ def load_strings(dialogues_dir: Path, renderer: Renderer, languages: list[str]) 
         raise DialogueValidationError(problems)
     return strings
 
+
+
+def load_date_words(dialogues_dir: Path, languages: list[str]) -> DateWords:
+    """The relative-date words of every language in _dates.yaml, checked and merged."""
+    path = dialogues_dir / DATES_FILE
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DialogueValidationError([f"{DATES_FILE}: cannot read: {exc}"]) from None
+    if not isinstance(raw, dict):
+        raise DialogueValidationError([f"{DATES_FILE}: expected a mapping of language to words"])
+    problems = [f"{DATES_FILE}: missing words for {lang!r}" for lang in languages
+                if lang not in raw]
+    by_language: dict[str, LanguageDateWords] = {}
+    for lang, words in raw.items():
+        try:
+            by_language[str(lang)] = LanguageDateWords.model_validate(words)
+        except ValidationError as exc:
+            problems.extend(f"{DATES_FILE}: {lang}: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+                            for e in exc.errors())
+    problems.extend(f"{DATES_FILE}: {c}" for c in conflicts(by_language))
+    if problems:
+        raise DialogueValidationError(problems)
+    return DateWords.merge(by_language)

@@ -13,7 +13,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.clock import iso, parse_iso
-from bot.dialogue.engine import DialogueError, parse_date
+from bot.dialogue.dates import parse_date
+from bot.dialogue.engine import DialogueError
 from bot.dialogue.render import pick
 from bot.dialogue.state import Button, OutMessage
 from bot.features.onboarding import language_question
@@ -194,7 +195,7 @@ class ScheduleSettings:
         if not req.args.strip():
             return [self._pause_menu(req)]
         today = req.service.today(req.leader)
-        back = parse_date(req.args, today)
+        back = parse_date(req.args, today, req.service.dialogues.dates)
         if back is None or back <= today or back - today > MAX_PAUSE:
             return [self._say(req, "sched_bad_date")]
         return await self._pause(req, back)
