@@ -255,7 +255,7 @@ class Engine:
         """Handle typed text: free-text answers, typed digits, dates, or a polite refusal."""
         cleaned = text.strip()
         if getattr(node, "skippable", False) and (
-                _normalised(cleaned) == _normalised(self.strings("skip_button", lang))):
+                normalised(cleaned) == normalised(self.strings("skip_button", lang))):
             # Typing the skip button's words ("spring over") skips, like pressing it.
             return self._accept(definition, state, node, None, lang, today, skipped=True)
         if isinstance(node, TextNode):
@@ -266,7 +266,7 @@ class Engine:
                                     length=len(cleaned))
             return self._accept(definition, state, node, cleaned, lang, today)
         if isinstance(node, ScaleNode):
-            rating = _SCALE_ANSWER.match(_normalised(cleaned))
+            rating = _SCALE_ANSWER.match(normalised(cleaned))
             if rating:
                 return self._accept(definition, state, node, int(rating[1]), lang, today)
             return self._reject(state, lang, "expects_scale_or_skip" if node.skippable
