@@ -6,7 +6,9 @@ keeps the chats' messages as Telegram would show them (edits applied), and recor
 Tests play the users: `send_text`, `press`, `send_sticker`... queue updates that the bot
 fetches with getUpdates (offset confirms, long-poll timeout honoured) or, after setWebhook,
 receives as POSTs with the secret token header. `fail_next` injects errors (429 with
-retry_after, 500, ...). Waits are event-driven: `wait_for(predicate, timeout)`.
+retry_after, 500, ...). `upgrade_group` turns a group into a supergroup with a new id, after
+which calls to the old id fail as Telegram's do (400 with parameters.migrate_to_chat_id).
+Waits are event-driven: `wait_for(predicate, timeout)`.
 
     async with BotApiStandIn() as api:
         env = {"TELEGRAM_API_BASE_URL": api.base_url, "TELEGRAM_BOT_TOKEN": api.token}
@@ -110,6 +112,7 @@ class BotApiStandIn:
         self.webhook: dict[str, Any] | None = None
         self.webhook_responses: list[int] = []
         self.failures: list[Failure] = []
+        self.migrated: dict[int, int] = {}  # old group id -> its supergroup's id
         self._update_ids = itertools.count(1000)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._callback_ids = itertools.count(1)
@@ -189,6 +192,33 @@ class BotApiStandIn:
         chat = {"id": chat_id, "type": kind, "title": title}
         self.chats[chat_id] = chat
         return chat
+
+    def upgrade_group(self, old_id: int, new_id: int, title: str | None = None
+                      ) -> dict[str, Any]:
+        """The group becomes a supergroup with a new id (members and admins carried over);
+        from now on any call naming the old id is refused with migrate_to_chat_id. No service
+        message is sent: deliver migrate_to_message / migrate_from_message for that."""
+        old = self.chats[old_id]
+        self.migrated[old_id] = new_id
+        for (chat_id, user_id), status in list(self.members.items()):
+            if chat_id == old_id:
+                self.members[(new_id, user_id)] = status
+        return self.group(new_id, title or str(old.get("title", "")))
+
+    def migrate_to_message(self, old_id: int, user: User) -> dict[str, Any]:
+        """The service message in the old group: "upgraded to a supergroup", from the admin."""
+        return {"message": {"message_id": self._next_message_id(old_id), "date": int(time.time()),
+                            "chat": self.chats[old_id], "from": user.to_dict(),
+                            "migrate_to_chat_id": self.migrated[old_id]}}
+
+    def migrate_from_message(self, old_id: int) -> dict[str, Any]:
+        """The service message in the new supergroup, sent as the group itself."""
+        chat = self.chats[self.migrated[old_id]]
+        return {"message": {"message_id": self._next_message_id(chat["id"]),
+                            "date": int(time.time()), "chat": chat, "sender_chat": chat,
+                            "from": {"id": 1087968824, "is_bot": True, "first_name": "Group",
+                                     "username": "GroupAnonymousBot"},
+                            "migrate_from_chat_id": old_id}}
 
     def set_member(self, chat_id: int, user: User, status: str) -> None:
         """A user's status in a group, for getChatMember ('administrator', 'member', ...)."""
@@ -299,8 +329,9 @@ class BotApiStandIn:
             chat_id, text = message["chat"]["id"], f"[edits a message: {message.get('text')}]"
         elif "message" in update:
             message = update["message"]
-            kind = next((k for k in ("sticker", "photo", "voice", "document") if k in message),
-                        None)
+            kind = next((k for k in ("sticker", "photo", "voice", "document",
+                                     "migrate_to_chat_id", "migrate_from_chat_id")
+                         if k in message), None)
             chat_id, text = message["chat"]["id"], message.get("text") or f"[{kind}]"
         else:
             return
@@ -465,6 +496,13 @@ class BotApiStandIn:
             self.calls.append(call)
             await self._notify_now()
             return _error(failure.status, failure.description, failure.retry_after)
+        moved_to = self.migrated.get(params.get("chat_id"))  # type: ignore[arg-type]
+        if moved_to is not None:
+            call.status = 400
+            self.calls.append(call)
+            await self._notify_now()
+            return _error(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                          parameters={"migrate_to_chat_id": moved_to})
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             call.status = 404
@@ -711,11 +749,14 @@ class ApiError(Exception):
         self.description = description
 
 
-def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
-    """An error in the Bot API's shape."""
+def _error(status: int, description: str, retry_after: int | None = None,
+           parameters: dict[str, Any] | None = None) -> web.Response:
+    """An error in the Bot API's shape (parameters: retry_after, migrate_to_chat_id)."""
     body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
     if retry_after is not None:
-        body["parameters"] = {"retry_after": retry_after}
+        parameters = {**(parameters or {}), "retry_after": retry_after}
+    if parameters:
+        body["parameters"] = parameters
     return web.json_response(body, status=status)
 
 

@@ -17,7 +17,7 @@ from bot.clock import ManualClock
 from bot.dialogue import Dialogues
 from bot.dialogue.state import OutMessage
 from bot.store.db import Store
-from bot.team.service import GROUP_LIMIT, GroupGone, TeamService
+from bot.team.service import GROUP_LIMIT, ChatMoved, GroupGone, TeamService
 
 GROUP = "-1001"
 ADMIN = "7000000900"
@@ -51,6 +51,7 @@ class RecordingGateway:
     gate: asyncio.Event | None = None  # when set, sends wait for it (to overlap two callers)
     entered: asyncio.Event = field(default_factory=asyncio.Event)
     hang_after_send: bool = False  # the message goes out, then the process "dies" in the call
+    moved: dict[str, str] = field(default_factory=dict)  # group upgraded: old id -> new id
 
     async def send(self, chat_id: str, message: OutMessage) -> str | None:
         self.attempts += 1
@@ -64,6 +65,8 @@ class RecordingGateway:
             raise PermissionError("bot can't initiate conversation with a user")
         if chat_id in self.removed_from:
             raise GroupGone("Forbidden")
+        if chat_id in self.moved:
+            raise ChatMoved(self.moved[chat_id])
         message_id = str(len(self.out) + 1)
         self.out.append(Sent("send", chat_id, message, message_id, self.clock.now()))
         if self.hang_after_send:
@@ -72,6 +75,8 @@ class RecordingGateway:
         return message_id
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
+        if chat_id in self.moved:
+            raise ChatMoved(self.moved[chat_id])
         self.out.append(Sent("edit", chat_id, message, message_id, self.clock.now()))
 
     async def is_admin(self, chat_id: str, user_id: str) -> bool:
@@ -626,3 +631,63 @@ async def test_a_failed_result_is_retried_on_the_next_tick(world: World) -> None
     await world.service.tick()
     await world.service.tick()
     assert len(posted(world, "result")) == 1
+
+
+SUPERGROUP = "-1009001"
+
+
+@pytest.mark.parametrize("repost_fails", [False, True])
+async def test_a_voting_round_follows_its_group_to_the_supergroup(
+        world: World, repost_fails: bool) -> None:
+    await _governance_round(world, {M1: [("red", "Kvartalsrapporten")],
+                                    M2: [("red", "Kvartalsrapporten")],
+                                    M3: [("green", "Morgenmødet")]})
+    world.clock.advance(timedelta(days=2))
+    await world.service.tick()
+    vote = world.gateway.in_chat(GROUP)[-1]
+    await world.service.button(GROUP, M1, vote.message.buttons[0][0].data)
+    world.gateway.moved[GROUP] = SUPERGROUP
+    world.gateway.fail_sends = 1 if repost_fails else 0
+    await world.service.follow(GROUP, SUPERGROUP)
+    again = world.gateway.in_chat(SUPERGROUP)
+    if not repost_fails:
+        assert [s.action for s in again] == ["send"]  # the vote, again with its buttons
+        assert again[0].message.buttons == vote.message.buttons
+    # A vote from the old chat's message and one from the new count in the same round; M1
+    # changing their vote in the supergroup replaces the vote they cast before the move.
+    await world.service.button(GROUP, M2, vote.message.buttons[0][0].data)
+    await world.service.button(SUPERGROUP, M3, vote.message.buttons[0][0].data)
+    await world.service.button(SUPERGROUP, M1, vote.message.buttons[0][1].data)
+    world.clock.advance(timedelta(hours=48))
+    await world.service.tick()
+    final = world.gateway.in_chat(SUPERGROUP)[-1]
+    # The result replaces the vote posted again; had that post failed, it is posted instead.
+    assert final.action == ("send" if repost_fails else "edit")
+    assert "Fjerne 2 · Forandre 1 · Forankre 0" in final.message.text
+    assert not final.message.buttons
+    assert "Resultatet af runden" in world.gateway.in_chat(ADMIN)[-1].message.text
+
+
+async def test_a_refused_edit_moves_the_group_and_reposts_its_pulse(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "setup weekly monday 09:00")
+    await world.service.command(GROUP, ADMIN, "now")
+    world.gateway.moved[GROUP] = SUPERGROUP
+    await answer(world, M1, 4, 0)  # the live count's edit is refused: the group moved
+    reposted = [s for s in world.gateway.in_chat(SUPERGROUP) if s.message.buttons]
+    assert len(reposted) == 1 and "Svar indtil nu: 1" in reposted[0].message.text
+    await answer(world, M1, 2, 1)  # the same member, after the move: a change, not a second
+    with sqlite3.connect(world.db) as db:
+        assert db.execute("SELECT trust, meaning FROM team_pulse_answers").fetchall() == [
+            (2, "partly")]
+        assert db.execute("SELECT chat_id, status FROM team_pulses").fetchall() == [
+            (SUPERGROUP, "open")]
+
+
+async def test_a_supergroup_set_up_on_its_own_keeps_its_settings(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "setup weekly monday 09:00")
+    await world.service.command(SUPERGROUP, ADMIN, "setup weekly friday 13:30")
+    await world.service.follow(GROUP, SUPERGROUP)
+    await world.service.follow(GROUP, SUPERGROUP)
+    with sqlite3.connect(world.db) as db:
+        assert sorted(db.execute("SELECT chat_id, status, weekday FROM team_groups")) == [
+            (GROUP, "off", 0), (SUPERGROUP, "active", 4)]

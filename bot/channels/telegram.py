@@ -316,6 +316,8 @@ class GroupEvent:
 
 
 GroupHandler = Callable[[GroupEvent], Awaitable[None]]
+# A group became a supergroup: (old chat id, new chat id).
+MigrationHandler = Callable[[str, str], Awaitable[None]]
 
 
 class PrivateFeature(Protocol):
@@ -347,6 +349,7 @@ class TelegramChannel:
         self.group_commands: dict[str, tuple[GroupHandler, str | None]] = {}
         self.group_buttons: dict[str, GroupHandler] = {}
         self.private_features: list[PrivateFeature] = []
+        self.migration_handlers: list[MigrationHandler] = []
         self._send_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._claims = 0
         self.processor = PerChatUpdateProcessor()
@@ -366,6 +369,10 @@ class TelegramChannel:
     def register_private_feature(self, feature: PrivateFeature) -> None:
         """Let a feature take matching private updates before the leader gate."""
         self.private_features.append(feature)
+
+    def register_chat_migration(self, handler: MigrationHandler) -> None:
+        """Tell a feature when a group it may know moves to a new chat id (a supergroup)."""
+        self.migration_handlers.append(handler)
 
     # ---- lifecycle ----
 
@@ -466,6 +473,14 @@ class TelegramChannel:
         """Every update: groups to the group handlers, private chats through the gate."""
         if update.channel_post or update.edited_channel_post:
             return  # the bot has nothing to say in channels
+        moved = _migration(update)
+        if moved is not None:
+            # Before the sender checks: who a service message names as its sender varies.
+            if await self._claim(update) is None:
+                for handler in self.migration_handlers:
+                    await handler(*moved)
+                await self._finish(update)
+            return
         chat, user = update.effective_chat, update.effective_user
         if chat is None or user is None or (user.is_bot and not _anonymous_admin(update)):
             return
@@ -765,6 +780,19 @@ def _anonymous_admin(update: Update) -> bool:
     message = update.message
     return bool(message and message.sender_chat and message.chat
                 and message.sender_chat.id == message.chat.id)
+
+
+def _migration(update: Update) -> tuple[str, str] | None:
+    """(old, new) chat id when an update is the service message of a group that became a
+    supergroup: migrate_to_chat_id in the old group, migrate_from_chat_id in the new one."""
+    message = update.message
+    if message is None:
+        return None
+    if message.migrate_to_chat_id:
+        return str(message.chat.id), str(message.migrate_to_chat_id)
+    if message.migrate_from_chat_id:
+        return str(message.migrate_from_chat_id), str(message.chat.id)
+    return None
 
 
 def _label_of(message: Message, data: str) -> str | None:

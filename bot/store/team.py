@@ -70,8 +70,9 @@ class Round:
     notified: bool
 
 
-_GROUP = ("chat_id, language, cadence, weekday, at_time, timezone, status, min_respondents, "
-          "open_hours, next_pulse_at")
+_SETTINGS = ("language, cadence, weekday, at_time, timezone, status, min_respondents, "
+             "open_hours, next_pulse_at")
+_GROUP = f"chat_id, {_SETTINGS}"
 _PULSE = ("id, chat_id, seq, status, language, opened_at, closes_at, closed_at, message_id, "
           "shown_count, result")
 _ROUND = ("r.id, r.chat_id, r.token, r.status, r.language, l.leader_chat, r.opened_at, "
@@ -461,3 +462,75 @@ async def orphaned_sends(conn: aiosqlite.Connection, owner: str) -> list[str]:
     async with conn.execute("SELECT key FROM team_sends WHERE owner != ? ORDER BY started_at",
                             (owner,)) as cur:
         return [str(r[0]) for r in await cur.fetchall()]
+
+
+# ---- a group that became a supergroup ---------------------------------------------------------
+
+# Every column that holds a group's chat id. Checked against the schema by a test, so a later
+# migration that keys something else by the group's chat fails until it is added here.
+GROUP_CHAT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("team_groups", "chat_id"), ("team_pulses", "chat_id"), ("team_gov_rounds", "chat_id"))
+
+
+@dataclass
+class Moved:
+    """What a move left to do in the new chat: live messages that were in the old one."""
+
+    pulses: list[int]  # open pulses, set back to 'opening' so they are posted again
+    rounds: list[int]  # rounds collecting or voting whose message is to be posted again
+
+
+async def move_group(conn: aiosqlite.Connection, old: str, new: str, now: str) -> Moved | None:
+    """Move a group's settings, pulses and rounds from its old chat id to its new one.
+
+    None when there is nothing under the old id (moved already, or never set up): repeating a
+    move changes nothing. The caller checks that the new id has no team of its own.
+
+    Member hashes are scoped to a pulse or round id (pulse:<id>, vote:<id>, contrib:<id>),
+    never to the chat, and ids do not change here: an answer given before the move and one
+    given after it by the same member still share a hash, so the second replaces the first.
+    Pending sends in team_sends are keyed by pulse or round id too, so their marks stay valid.
+    """
+    if await get_group(conn, old) is None:
+        return None
+    # A copy under the new id first, children moved, the old row last: foreign keys stay
+    # satisfied at every statement (SQLite cannot update a parent key that children use).
+    await conn.execute(
+        f"INSERT INTO team_groups ({_GROUP}, created_at, updated_at) "
+        f"SELECT ?, {_SETTINGS}, created_at, ? FROM team_groups WHERE chat_id = ?",
+        (new, now, old))
+    # Messages in the old chat can no longer be edited. An open pulse goes back to 'opening'
+    # (posted again in the new chat, same id, answers kept); other live messages are dropped
+    # so that no edit is aimed at the old chat.
+    async with conn.execute(
+            "SELECT id FROM team_pulses WHERE chat_id = ? AND status = 'open' "
+            "AND message_id IS NOT NULL ORDER BY id", (old,)) as cur:
+        pulses = [int(r[0]) for r in await cur.fetchall()]
+    await conn.execute(
+        "UPDATE team_pulses SET status = CASE WHEN status = 'open' THEN 'opening' "
+        "ELSE status END, message_id = NULL, shown_count = 0 "
+        "WHERE chat_id = ? AND status != 'closed'", (old,))
+    async with conn.execute(
+            "SELECT id FROM team_gov_rounds WHERE chat_id = ? AND ((status = 'collecting' AND "
+            "message_id IS NOT NULL) OR (status = 'voting' AND vote_message_id IS NOT NULL)) "
+            "ORDER BY id", (old,)) as cur:
+        rounds = [int(r[0]) for r in await cur.fetchall()]
+    await conn.execute(
+        "UPDATE team_gov_rounds SET message_id = NULL, vote_message_id = NULL, shown_count = 0 "
+        "WHERE chat_id = ? AND status != 'closed'", (old,))
+    for table, column in GROUP_CHAT_COLUMNS[1:]:
+        await conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
+    await conn.execute("DELETE FROM team_groups WHERE chat_id = ?", (old,))
+    await conn.execute(
+        "INSERT INTO team_chat_moves (old_chat_id, new_chat_id, moved_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(old_chat_id) DO UPDATE SET new_chat_id = excluded.new_chat_id, "
+        "moved_at = excluded.moved_at", (old, new, now))
+    return Moved(pulses, rounds)
+
+
+async def moved_to(conn: aiosqlite.Connection, chat_id: str) -> str | None:
+    """The chat id a group moved to, if it moved."""
+    async with conn.execute("SELECT new_chat_id FROM team_chat_moves WHERE old_chat_id = ?",
+                            (chat_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else str(row[0])

@@ -54,16 +54,27 @@ class GroupGone(Exception):
     """The channel says the bot can no longer write in a chat (removed, chat deleted)."""
 
 
+class ChatMoved(Exception):
+    """The channel says a group lives on under a new chat id (Telegram: it became a
+    supergroup); nothing was sent."""
+
+    def __init__(self, new_chat_id: str) -> None:
+        """Carry the new id (a group chat id, not about anyone)."""
+        super().__init__("the group chat moved to a new id")
+        self.new_chat_id = new_chat_id
+
+
 class TeamGateway(Protocol):
     """What the team feature needs from a channel."""
 
     async def send(self, chat_id: str, message: OutMessage) -> str | None:
         """Post a message (a photo attachment goes with message.text as its caption);
-        return the new message's id. Raises GroupGone when the chat is closed to the bot."""
+        return the new message's id. Raises GroupGone when the chat is closed to the bot,
+        ChatMoved when the group now has another chat id."""
         ...
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
-        """Replace a posted message's text and buttons."""
+        """Replace a posted message's text and buttons (ChatMoved as for send)."""
         ...
 
     async def is_admin(self, chat_id: str, user_id: str) -> bool:
@@ -164,7 +175,24 @@ class TeamService:
         return ("+" if value > 0 else "−" if value < 0 else "±") + text
 
     async def _post(self, chat_id: str, message: OutMessage) -> str | None:
-        """Post something that must go out, counted against the group's budget."""
+        """Post something that must go out, to wherever the group lives now."""
+        chat_id = await self._current(chat_id)
+        try:
+            return await self._send(chat_id, message)
+        except ChatMoved as moved:
+            # The group became a supergroup before any service message told us: follow it and
+            # send once more to the new id. Telegram refused the first send, so a post guarded
+            # by _sending still goes out at most once.
+            await self.follow(chat_id, moved.new_chat_id)
+            return await self._send(moved.new_chat_id, message)
+
+    async def _current(self, chat_id: str) -> str:
+        """The chat id a group is reached at now (its new one once it became a supergroup)."""
+        async with self.store.transaction() as tx:
+            return await repo.moved_to(tx, chat_id) or chat_id
+
+    async def _send(self, chat_id: str, message: OutMessage) -> str | None:
+        """One send, counted against the group's budget; a closed group is switched off."""
         self.pacer.record(chat_id)
         try:
             return await self._gw().send(chat_id, message)
@@ -188,6 +216,10 @@ class TeamService:
             self.pacer.record(chat_id)
         try:
             await self._gw().edit(chat_id, message_id, message)
+        except ChatMoved as moved:
+            # The message stays behind in the old chat, where it can no longer be edited.
+            await self.follow(chat_id, moved.new_chat_id)
+            return False
         except Exception as exc:  # an edit is cosmetic; a vanished message must not stop us
             log.warning("could not edit a team message: %s", type(exc).__name__)
             return False
@@ -493,6 +525,8 @@ class TeamService:
         trust = int(parts[2]) if parts[1] == "t" and parts[2] in {"1", "2", "3", "4", "5"} else None
         meaning = MEANING_CODES.get(parts[2]) if parts[1] == "m" else None
         async with self.store.transaction() as tx:
+            # A press on the pulse message left in a group's old chat still counts.
+            chat_id = await repo.moved_to(tx, chat_id) or chat_id
             pulse = await repo.get_pulse(tx, int(parts[0]))
             if pulse is None or pulse.chat_id != chat_id or (trust is None and meaning is None):
                 group = await repo.get_group(tx, chat_id)
@@ -920,6 +954,7 @@ class TeamService:
                 parts[2] not in VOTE_CODES):
             return self.ui("team_toast_stale", "da")
         async with self.store.transaction() as tx:
+            chat_id = await repo.moved_to(tx, chat_id) or chat_id  # as for pulse answers
             found = await repo.get_round(tx, int(parts[0]))
             item = int(parts[1])
             reds = {i["n"] for i in (found.items or []) if i["colour"] == "red"} if found else set()
@@ -964,8 +999,12 @@ class TeamService:
             found = await repo.get_round(tx, round_id)
         assert found is not None
         log.info("team governance round %d closed", round_id)
-        await self._edit(found.chat_id, found.vote_message_id,
-                         self._vote_message(found, group, voters))
+        final = self._vote_message(found, group, voters)
+        if found.vote_message_id is None:
+            # The vote message stayed behind when the group moved chat id: post the result.
+            await self._post(found.chat_id, final)
+        else:
+            await self._edit(found.chat_id, found.vote_message_id, final)
         await self._notify_leader(round_id)
 
     async def _notify_leader(self, round_id: int) -> None:
@@ -997,6 +1036,66 @@ class TeamService:
             await self._gw().send(found.leader_chat, OutMessage(text=text, kind="summary"))
             async with self.store.transaction() as tx:
                 await repo.set_round(tx, round_id, notified=1)
+
+    # ---- a group that became a supergroup -----------------------------------------------------
+
+    async def follow(self, old: str, new: str) -> None:
+        """Move a group's check-ins to the chat id Telegram gave it as a supergroup.
+
+        Called for the service message in either chat (both may come, each perhaps twice) and
+        when a send is refused with the new id; only the first call finds anything to move.
+        Messages in the old chat can no longer be edited, so an open pulse is posted again in
+        the new chat, as the same pulse: answers given so far count, and a member who answers
+        again changes their answer (the hash is scoped to the pulse, not the chat). Closing it
+        early instead would cut members' time short, and could show results from fewer people
+        than the group usually has. A live governance round is posted again the same way.
+        """
+        if old == new:
+            return
+        now = iso(self.clock.now())
+        async with self.store.transaction() as tx:
+            if await repo.get_group(tx, new) is not None:
+                # The supergroup was set up on its own before we learnt of the move: its own
+                # settings win, and the old group is switched off like one the bot left.
+                stale = await repo.get_group(tx, old)
+                retired = stale is not None and stale.status != "off"
+                if stale is not None:
+                    await repo.retire_group(tx, old, now)
+                moved = None
+            else:
+                retired = False
+                moved = await repo.move_group(tx, old, new, now)
+        if retired:
+            log.warning("team group %s became %s, which has check-ins of its own; the old "
+                        "group's check-ins were switched off", old, new)
+        if moved is None:
+            return
+        log.info("team group %s became a supergroup; its check-ins moved to %s", old, new)
+        for pulse_id in moved.pulses:
+            await self._guard(self._post_pulse(pulse_id), "posting a moved pulse")
+        for round_id in moved.rounds:
+            await self._guard(self._repost_round(round_id), "posting a moved round")
+
+    async def _repost_round(self, round_id: int) -> None:
+        """Post a live round's message again (its old one is in a chat that is gone)."""
+        async with self.store.transaction() as tx:
+            found = await repo.get_round(tx, round_id)
+            if found is None or found.status == "closed":
+                return
+            group = await repo.get_group(tx, found.chat_id)
+            collecting = found.status == "collecting"
+            count = await (repo.example_count(tx, round_id) if collecting
+                           else repo.voter_count(tx, round_id))
+        if group is None:
+            return
+        if collecting:
+            message_id = await self._post(found.chat_id, self._invitation(found, group, count))
+            async with self.store.transaction() as tx:
+                await repo.set_round(tx, round_id, message_id=message_id, shown_count=count)
+        else:
+            message_id = await self._post(found.chat_id, self._vote_message(found, group, count))
+            async with self.store.transaction() as tx:
+                await repo.set_round(tx, round_id, vote_message_id=message_id, shown_count=count)
 
     # ---- buttons and the clock -----------------------------------------------------------------
 

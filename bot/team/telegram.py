@@ -18,14 +18,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, ChatMigrated, Forbidden
 
 from bot.channels.base import Outbox
 from bot.channels.telegram import GroupEvent, TelegramChannel, parse_command
 from bot.dialogue.state import Button, OutMessage
 from bot.team.jobs import add_team_job
 from bot.team.secret import load_secret
-from bot.team.service import GroupGone, TeamService
+from bot.team.service import ChatMoved, GroupGone, TeamService
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -65,6 +65,8 @@ class TelegramTeamGateway:
                 sent = await self.bot.send_message(int(chat_id), message.text,
                                                    reply_markup=markup,
                                                    link_preview_options=NO_PREVIEW)
+        except ChatMigrated as exc:
+            raise ChatMoved(str(exc.new_chat_id)) from exc
         except Forbidden as exc:
             raise GroupGone(type(exc).__name__) from exc
         except BadRequest as exc:
@@ -79,6 +81,8 @@ class TelegramTeamGateway:
             await self.bot.edit_message_text(
                 message.text, chat_id=int(chat_id), message_id=int(message_id),
                 reply_markup=_keyboard(message.buttons), link_preview_options=NO_PREVIEW)
+        except ChatMigrated as exc:
+            raise ChatMoved(str(exc.new_chat_id)) from exc
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
                 raise
@@ -105,6 +109,7 @@ class TeamTelegram:
         for prefix in ("tp", "tv"):
             channel.register_group_buttons(prefix, self.on_group_button)
         channel.register_private_feature(self)
+        channel.register_chat_migration(team.follow)
 
     async def on_checkin(self, event: GroupEvent) -> None:
         """/checkin … in a group."""
