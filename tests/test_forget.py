@@ -7,10 +7,12 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import cli
 from bot.clock import ManualClock, iso
+from bot.dialogue import Dialogues
 from bot.dialogue.state import ButtonInput, TextInput
 from bot.service import Who
 from bot.store import privacy, repo
@@ -273,3 +275,21 @@ async def test_forgotten_words_are_gone_from_the_files_on_disk_too(tmp_path: Pat
     assert alice_words.encode() not in _raw_bytes(db)
     assert bob_words.encode() in _raw_bytes(db)
     await core.close()
+
+
+@pytest.mark.parametrize("lang", ["da", "nb", "en"])
+@pytest.mark.parametrize("other", [0, 1, 2])
+def test_the_forget_statement_puts_each_item_on_its_own_line(
+        real_dialogues: Dialogues, lang: str, other: int) -> None:
+    # With the usual counts (no "other" rows) the planned-messages bullet ran straight into
+    # the paragraph about the team's answers: "…annulleretDine anonyme svar…".
+    for schedules in (0, 1, 3):
+        text = real_dialogues.strings("forget_statement", lang, conversations=2, answers=5,
+                                      schedules=schedules, other=other)
+        lines = text.split("\n")
+        bullets = [line for line in lines if line.startswith("•")]
+        assert len(bullets) == (5 if other else 4), text
+        assert bullets[3].startswith(f"• {schedules} ") and bullets[3].rstrip()[-1].isalpha()
+        assert "/export" in lines[-1] and not lines[-1].startswith("•"), text
+        if other:
+            assert bullets[4].startswith(f"• {other} "), text
