@@ -536,3 +536,24 @@ def test_very_long_answers_render_and_keep_a_short_headline(real_dialogues: Dial
     # Stored whole (the Telegram channel splits what exceeds its 4096-character messages).
     assert len(summaries[1]["text"]) > 4096 and "ord " * 300 in summaries[1]["text"]
     assert all(len(s["headline"]) <= 120 for s in summaries)
+
+
+@pytest.mark.parametrize("text", ["\x00", "\x00\x00  \x00", "\u200b", " \u200b\u2060 ", "\ufeff",
+                                  "\x1b", "\x07\x08"])
+def test_invisible_text_is_not_an_answer(sample_dialogues: Dialogues, text: str) -> None:
+    # A null byte or a zero-width space used to be stored as the leader's answer: a summary
+    # quoting nothing visible, and an empty headline in /history.
+    drv = EngineDriver(sample_dialogues, "sample", TODAY)
+    before = drv.state
+    result = drv.text(text)
+    assert result.status == "rejected"
+    assert result.messages[0].key == "empty_text"
+    assert drv.state == before
+
+
+def test_control_characters_are_dropped_from_an_answer_but_the_words_kept(
+        sample_dialogues: Dialogues) -> None:
+    drv = EngineDriver(sample_dialogues, "sample", TODAY)
+    drv.text("Mette\x00 og\x1b AB 👩‍💻\r\nlinje to\tslut")
+    answer = next(e.params["value"] for e in drv.effects if e.kind == "answer")
+    assert answer == "Mette og AB 👩‍💻\nlinje to\tslut"

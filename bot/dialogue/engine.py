@@ -6,6 +6,7 @@ No Telegram, no database and no clock in here: today's date arrives as an argume
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, timedelta
 from typing import Any
 
@@ -253,13 +254,13 @@ class Engine:
         today: date,
     ) -> StepResult:
         """Handle typed text: free-text answers, typed digits, dates, or a polite refusal."""
-        cleaned = text.strip()
+        cleaned = _without_controls(text).strip()
         if getattr(node, "skippable", False) and (
                 normalised(cleaned) == normalised(self.strings("skip_button", lang))):
             # Typing the skip button's words ("spring over") skips, like pressing it.
             return self._accept(definition, state, node, None, lang, today, skipped=True)
         if isinstance(node, TextNode):
-            if not cleaned:
+            if not _visible(cleaned):
                 return self._reject(state, lang, "empty_text")
             if len(cleaned) > node.max_length:
                 return self._reject(state, lang, "too_long", limit=node.max_length,
@@ -518,6 +519,19 @@ class Engine:
             rows.append([button(self.strings("skip_button", lang), SKIP)])
         return OutMessage(text=prompt, kind="prompt", buttons=rows, node=state.node,
                           expects=_EXPECTS.get(node.kind), step=state.step)
+
+
+def _without_controls(text: str) -> str:
+    """Typed text without control characters (a null byte, an escape), keeping line breaks
+    and tabs; a lone carriage return goes too, so Windows line ends become plain ones."""
+    return "".join(ch for ch in text
+                   if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+
+
+def _visible(text: str) -> bool:
+    """Whether text shows anything: not only spaces and invisible format characters such as a
+    zero-width space (which stay inside an answer: they join emoji like 👩‍💻)."""
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
 
 
 def _typed_option(node: ChoiceNode, text: str, lang: str) -> Option | None:
