@@ -217,3 +217,21 @@ def test_typos_and_multi_word_units_in_the_word_file_are_refused(tmp_path: Path)
         load_date_words(folder, ["da", "nb", "en"])
     assert any("da: weeks" in p and "one word" in p for p in info.value.problems)
     assert any("da: tommorow" in p for p in info.value.problems)
+
+
+@pytest.mark.parametrize(("text", "today", "expected"), [
+    # Typed without a year in December 2027: the next 29 February is in 2028. It used to be
+    # "I couldn't read that date", since 29 February 2027 does not exist.
+    ("29.2", date(2027, 12, 1), date(2028, 2, 29)),
+    ("29/2", date(2027, 3, 1), date(2028, 2, 29)),
+    ("29. februar", date(2027, 12, 1), date(2028, 2, 29)),
+    ("feb 29", date(2027, 12, 1), date(2028, 2, 29)),
+    ("29.2", date(2028, 2, 28), date(2028, 2, 29)),
+    ("29.2", date(2028, 3, 1), date(2032, 2, 29)),  # far, but a date: the question bounds it
+    ("29.2.2027", date(2027, 1, 1), None),          # a year that has no 29 February
+    ("31.4", date(2027, 1, 1), None),               # no 31 April in any year
+    ("30. april", date(2027, 1, 1), date(2027, 4, 30)),
+])
+def test_a_leap_day_without_a_year_is_the_next_one(text: str, today: date,
+                                                   expected: date | None) -> None:
+    assert parse_date(text, today) == expected

@@ -197,14 +197,30 @@ def _named_month_date(text: str, today: date) -> date | None:
     match = _DAY_MONTH.match(cleaned) or _MONTH_DAY.match(cleaned)
     if not match or match["m"] not in _MONTHS:
         return None
-    year = int(match["y"]) if match["y"] else today.year
-    try:
-        found = date(year, _MONTHS[match["m"]], int(match["d"]))
-    except ValueError:
-        return None
-    if not match["y"] and found < today:
-        found = found.replace(year=found.year + 1)
-    return found
+    year = int(match["y"]) if match["y"] else None
+    return _day_in_year(int(match["d"]), _MONTHS[match["m"]], year, today)
+
+
+# A day and month typed without a year exist again within this many years (29 February).
+_YEARS_AHEAD = 8
+
+
+def _day_in_year(day: int, month: int, year: int | None, today: date) -> date | None:
+    """The date with that day and month: in the given year, else the first from today on
+    ('29.2' typed in December 2027 is 29 February 2028); None when there is no such date."""
+    if year is not None:
+        try:
+            return date(year, month, day)
+        except ValueError:
+            return None
+    for candidate in range(today.year, today.year + _YEARS_AHEAD + 1):
+        try:
+            found = date(candidate, month, day)
+        except ValueError:
+            continue
+        if found >= today:
+            return found
+    return None
 
 
 def _written_date(text: str, today: date) -> date | None:
@@ -217,16 +233,10 @@ def _written_date(text: str, today: date) -> date | None:
         if not match:
             continue
         parts = match.groupdict()
-        year = int(parts["y"]) if parts.get("y") else today.year
-        if year < 100:
+        year = int(parts["y"]) if parts.get("y") else None
+        if year is not None and year < 100:
             year += 2000
-        try:
-            found = date(year, int(parts["m"]), int(parts["d"]))
-        except ValueError:
-            return None
-        if not parts.get("y") and found < today:
-            found = found.replace(year=found.year + 1)
-        return found
+        return _day_in_year(int(parts["d"]), int(parts["m"]), year, today)
     return None
 
 
