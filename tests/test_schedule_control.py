@@ -91,6 +91,19 @@ async def test_pause_reads_a_relative_date_like_the_date_questions(tmp_path: Pat
     await h.close()
 
 
+async def test_a_pause_close_to_a_year_names_the_year(tmp_path: Path) -> None:
+    # "/pause 365" on Sunday 29 November 2026 used to answer "I'll write again from Monday
+    # 29 November" (no year): read as today, though it is 29 November 2027.
+    h = await leader(tmp_path)  # Sunday 29 November 2026
+    reply = await h.command(1, "pause", "365")
+    assert "mandag den 29. november 2027" in reply[0].text
+    overview = await h.command(1, "settings")
+    assert "29. november 2027" in overview[0].text
+    reply = await h.command(1, "pause", "om 2 uger")  # close by: no year, as before
+    assert "søndag den 13. december" in reply[0].text and "2026" not in reply[0].text
+    await h.close()
+
+
 async def test_a_pause_date_in_the_past_or_unreadable_is_refused_clearly(tmp_path: Path) -> None:
     h = await leader(tmp_path)
     for bad in ("01.01.2020", "tomorrow-ish", "0"):

@@ -99,7 +99,8 @@ class ScheduleSettings:
                     if prefs.reminder_hours else service.ui("sched_reminder_off", lang))
         on_pause = plan.is_paused(leader, now) and prefs.paused_until is not None
         pause = (service.ui("sched_pause_until", lang,
-                            date=day_text(service, prefs.paused_until, lang))
+                            date=day_text(service, prefs.paused_until, lang,
+                                          service.today(leader)))
                  if on_pause and prefs.paused_until else service.ui("sched_pause_none", lang))
         text = service.ui(
             "sched_settings", lang, nudge=nudge,
@@ -477,7 +478,8 @@ class ScheduleSettings:
         """Pause until `back` (the first day the bot writes again)."""
         await self._save(req, paused_until=back.isoformat())
         return [self._say(req, "sched_paused",
-                          date=day_text(req.service, back, req.leader.language))]
+                          date=day_text(req.service, back, req.leader.language,
+                                        req.service.today(req.leader)))]
 
     async def _resume(self, req: Request) -> None:
         """End the pause; follow-ups that were waiting for it come now (quiet hours apply)."""

@@ -28,9 +28,17 @@ def weekday_name(day: int, lang: str) -> str:
     return format_date(date(2024, 1, 1) + timedelta(days=day), "EEEE", locale=locale_of(lang))
 
 
-def day_text(service: BotService, day: date, lang: str) -> str:
-    """A date as the leader's language writes it ('mandag den 30. november')."""
-    return format_date(day, service.ui("sched_date_format", lang), locale=locale_of(lang))
+# A date this many days or more from today also names its year: "29. november" said on
+# 29 November 2026 about the same day in 2027 would read as today.
+YEAR_SHOWN_FROM_DAYS = 300
+
+
+def day_text(service: BotService, day: date, lang: str, today: date | None = None) -> str:
+    """A date as the leader's language writes it ('mandag den 30. november'), with the year
+    when it is far from today ('mandag den 29. november 2027')."""
+    far = today is not None and abs((day - today).days) >= YEAR_SHOWN_FROM_DAYS
+    key = "sched_date_year_format" if far else "sched_date_format"
+    return format_date(day, service.ui(key, lang), locale=locale_of(lang))
 
 
 def when_text(service: BotService, instant: datetime, leader: Leader, now: datetime) -> str:
@@ -44,7 +52,8 @@ def when_text(service: BotService, instant: datetime, leader: Leader, now: datet
         return service.ui("sched_when_today", lang, time=at)
     if local.date() == today + timedelta(days=1):
         return service.ui("sched_when_tomorrow", lang, time=at)
-    return service.ui("sched_when_date", lang, date=day_text(service, local.date(), lang), time=at)
+    return service.ui("sched_when_date", lang, date=day_text(service, local.date(), lang, today),
+                      time=at)
 
 
 def clock_text(value: time) -> str:
