@@ -235,3 +235,26 @@ def test_typos_and_multi_word_units_in_the_word_file_are_refused(tmp_path: Path)
 def test_a_leap_day_without_a_year_is_the_next_one(text: str, today: date,
                                                    expected: date | None) -> None:
     assert parse_date(text, today) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("den 4. december", date(2026, 12, 4)),
+    ("d. 4/12", date(2026, 12, 4)),
+    ("Fredag den 4. december", date(2026, 12, 4)),
+    ("fredag, d. 4.12", date(2026, 12, 4)),
+    ("fredag 4.12.2026", date(2026, 12, 4)),
+    ("onsdag den 9. december", date(2026, 12, 9)),
+    ("the 4 december", date(2026, 12, 4)),
+    # A weekday that is not that date's weekday leaves the answer unclear: asked again.
+    ("torsdag den 4. december", None),
+    ("den", None),
+    ("fredag den", None),
+    ("den næste", None),
+    # Two numbers with a space between them are not one number of days.
+    ("1 4", None),
+    ("4 5", None),
+])
+def test_a_written_date_may_start_with_den_or_its_weekday(
+        real_dialogues: Dialogues, text: str, expected: date | None) -> None:
+    sunday = date(2026, 11, 29)
+    assert parse_date(text, sunday, real_dialogues.dates) == expected

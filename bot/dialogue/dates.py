@@ -54,9 +54,10 @@ class LanguageDateWords(BaseModel):
     on_weekday: list[str] = Field(min_length=1)
     next_weekday: list[str] = Field(min_length=1)
     next_week: list[str] = Field(min_length=1)
+    before_date: list[str] = Field(default_factory=list)
 
     @field_validator("tomorrow", "day_after_tomorrow", "before_span", "on_weekday",
-                     "next_weekday", "next_week")
+                     "next_weekday", "next_week", "before_date")
     @classmethod
     def _phrases(cls, values: list[str]) -> list[str]:
         """Phrases are compared with typed text normalised the same way."""
@@ -107,6 +108,7 @@ class DateWords:
     units: Mapping[str, Unit] = field(default_factory=lambda: MappingProxyType({}))
     before_weekday: tuple[str, ...] = ()
     next_week: tuple[str, ...] = ()
+    before_date: tuple[str, ...] = ()
 
     @classmethod
     def merge(cls, by_language: Mapping[str, LanguageDateWords]) -> DateWords:
@@ -123,6 +125,7 @@ class DateWords:
             before_weekday=_longest_first(
                 p for w in words for p in [*w.on_weekday, *w.next_weekday]),
             next_week=_longest_first(p for w in words for p in w.next_week),
+            before_date=_longest_first(p for w in words for p in w.before_date),
         )
 
 
@@ -225,9 +228,9 @@ def _day_in_year(day: int, month: int, year: int | None, today: date) -> date | 
 
 def _written_date(text: str, today: date) -> date | None:
     """2026-12-15, 15.12.2026, 15/12 or a bare number of days; None otherwise."""
+    if is_number(text.strip()) and len(text.strip()) <= MAX_COUNT_DIGITS:
+        return today + timedelta(days=int(text.strip()))  # "1 4" is not 14 days
     cleaned = text.strip().replace(" ", "")
-    if is_number(cleaned) and len(cleaned) <= MAX_COUNT_DIGITS:
-        return today + timedelta(days=int(cleaned))
     for pattern in _DATE_PATTERNS:
         match = pattern.match(cleaned)
         if not match:
@@ -297,7 +300,31 @@ def relative_date(text: str, today: date, words: DateWords) -> date | None:
     return _span_date(phrase, today, words) or _weekday_date(phrase, today, words)
 
 
+def _calendar_date(text: str, today: date) -> date | None:
+    """A date written with numbers or a month name."""
+    return _named_month_date(text, today) or _written_date(text, today)
+
+
+def _introduced_date(text: str, today: date, words: DateWords) -> date | None:
+    """'den 4. december', 'd. 4/12', 'fredag den 4. december', 'fredag 4.12': a calendar date
+    after a weekday and/or an article. A weekday that does not match the date makes the answer
+    unclear, and unclear dates are refused rather than guessed."""
+    tokens = text.casefold().split()
+    weekday = _WEEKDAYS.get(tokens[0].rstrip(".,")) if tokens else None
+    if weekday is not None:
+        tokens = tokens[1:]
+    if tokens and tokens[0].rstrip(".") in words.before_date:
+        tokens = tokens[1:]
+    elif weekday is None:
+        return None  # nothing introduces the date: not this form
+    found = _calendar_date(" ".join(tokens), today) if tokens else None
+    if found is None or (weekday is not None and found.weekday() != weekday):
+        return None
+    return found
+
+
 def parse_date(text: str, today: date, words: DateWords = NO_WORDS) -> date | None:
-    """Read a typed date: 15.12.2026, 15. december, 14 (days), or with words 'om 2 uger'."""
-    return (_named_month_date(text, today) or _written_date(text, today)
+    """Read a typed date: 15.12.2026, 15. december, den 4. december, 14 (days), or with words
+    'om 2 uger', 'næste fredag'."""
+    return (_calendar_date(text, today) or _introduced_date(text, today, words)
             or relative_date(text, today, words))
