@@ -691,3 +691,63 @@ async def test_a_supergroup_set_up_on_its_own_keeps_its_settings(world: World) -
     with sqlite3.connect(world.db) as db:
         assert sorted(db.execute("SELECT chat_id, status, weekday FROM team_groups")) == [
             (GROUP, "off", 0), (SUPERGROUP, "active", 4)]
+
+
+def wizard_state(world: World) -> list[tuple[object, ...]]:
+    """Every setup wizard's status, step and version."""
+    with sqlite3.connect(world.db) as db:
+        return db.execute("SELECT status, step, version FROM team_setup_wizards").fetchall()
+
+
+async def test_two_admins_on_one_wizard_screen_move_it_on_once(world: World) -> None:
+    world.gateway.admins.add("7000000901")
+    await world.service.command(GROUP, ADMIN, "setup")
+    wizard = world.gateway.in_chat(GROUP)[-1].message
+    weekly, biweekly = (b.data for b in wizard.buttons[0])
+    arrived = 0
+    both = asyncio.Event()
+    is_admin = world.gateway.is_admin
+
+    async def held(chat_id: str, user_id: str) -> bool:
+        """Both presses pass every check before either writes."""
+        nonlocal arrived
+        arrived += 1
+        if arrived == 2:
+            both.set()
+        await both.wait()
+        return await is_admin(chat_id, user_id)
+
+    world.gateway.is_admin = held  # type: ignore[method-assign]
+    toasts = await asyncio.gather(world.service.button(GROUP, ADMIN, weekly),
+                                  world.service.button(GROUP, "7000000901", biweekly))
+    assert sorted(toasts) == ["", world.service.ui("team_toast_wizard_moved", "da")]
+    assert wizard_state(world) == [("open", 1, 1)]
+    assert [s.action for s in world.gateway.in_chat(GROUP)] == ["send", "edit"]
+
+
+async def test_a_wizard_press_waits_when_the_groups_minute_is_spent(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "setup")
+    weekly = world.gateway.in_chat(GROUP)[-1].message.buttons[0][0].data
+    while world.service.pacer.allow(GROUP):
+        pass
+    assert await world.service.button(GROUP, ADMIN, weekly) == world.service.ui(
+        "team_toast_wizard_busy", "da")
+    assert wizard_state(world) == [("open", 0, 0)]
+    world.clock.advance(timedelta(minutes=1))
+    assert await world.service.button(GROUP, ADMIN, weekly) == ""
+    assert wizard_state(world) == [("open", 1, 1)]
+
+
+async def test_a_wizard_closes_when_its_group_moves(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "setup weekly monday 09:00")
+    await world.service.command(GROUP, ADMIN, "setup")
+    weekly = world.gateway.in_chat(GROUP)[-1].message.buttons[0][0].data
+    await world.service.follow(GROUP, SUPERGROUP)
+    # Its message stays in the old chat, where it can no longer be edited: closed there and
+    # in the supergroup alike.
+    for chat in (GROUP, SUPERGROUP):
+        assert await world.service.button(chat, ADMIN, weekly) == world.service.ui(
+            "team_toast_wizard_closed", "da")
+    assert wizard_state(world) == [("replaced", 0, 1)]
+    with sqlite3.connect(world.db) as db:
+        assert db.execute("SELECT chat_id FROM team_setup_wizards").fetchall() == [(SUPERGROUP,)]

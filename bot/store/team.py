@@ -469,7 +469,8 @@ async def orphaned_sends(conn: aiosqlite.Connection, owner: str) -> list[str]:
 # Every column that holds a group's chat id. Checked against the schema by a test, so a later
 # migration that keys something else by the group's chat fails until it is added here.
 GROUP_CHAT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("team_groups", "chat_id"), ("team_pulses", "chat_id"), ("team_gov_rounds", "chat_id"))
+    ("team_groups", "chat_id"), ("team_pulses", "chat_id"), ("team_gov_rounds", "chat_id"),
+    ("team_setup_wizards", "chat_id"))
 
 
 @dataclass
@@ -534,3 +535,95 @@ async def moved_to(conn: aiosqlite.Connection, chat_id: str) -> str | None:
                             (chat_id,)) as cur:
         row = await cur.fetchone()
     return None if row is None else str(row[0])
+
+
+# ---- the setup wizard -------------------------------------------------------------------------
+
+
+@dataclass
+class Wizard:
+    """A /checkin setup wizard in progress (or finished): the choices made so far."""
+
+    id: int
+    chat_id: str
+    message_id: str | None
+    status: str  # 'open' | 'saved' | 'cancelled' | 'replaced'
+    step: int
+    version: int
+    language: str
+    cadence: str | None
+    weekday: int | None
+    at_time: str | None
+    timezone: str | None
+    pulse_language: str | None
+    updated_at: str
+
+
+_WIZARD = ("id, chat_id, message_id, status, step, version, language, cadence, weekday, "
+           "at_time, timezone, pulse_language, updated_at")
+
+
+async def create_wizard(conn: aiosqlite.Connection, chat_id: str, language: str,
+                        group: Group | None, now: str) -> Wizard:
+    """A new open wizard, its choices taken from the group's settings when it has any."""
+    settings = (None,) * 5 if group is None else (
+        group.cadence, group.weekday, group.at_time, group.timezone, group.language)
+    cur = await conn.execute(
+        "INSERT INTO team_setup_wizards (chat_id, language, cadence, weekday, at_time, timezone, "
+        "pulse_language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (chat_id, language, *settings, now, now))
+    wizard = await get_wizard(conn, int(cur.lastrowid or 0))
+    assert wizard is not None
+    return wizard
+
+
+async def get_wizard(conn: aiosqlite.Connection, wizard_id: int) -> Wizard | None:
+    """A wizard by id."""
+    async with conn.execute(f"SELECT {_WIZARD} FROM team_setup_wizards WHERE id = ?",
+                            (wizard_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else Wizard(*tuple(row))
+
+
+async def save_wizard(conn: aiosqlite.Connection, wizard: Wizard, seen: int, now: str) -> bool:
+    """Store a wizard's new step and choices, bumping its version, only if it is still open at
+    the version the press saw; False when another press (or a newer wizard) got there first."""
+    cur = await conn.execute(
+        "UPDATE team_setup_wizards SET status = ?, step = ?, version = version + 1, cadence = ?, "
+        "weekday = ?, at_time = ?, timezone = ?, pulse_language = ?, updated_at = ? "
+        "WHERE id = ? AND version = ? AND status = 'open'",
+        (wizard.status, wizard.step, wizard.cadence, wizard.weekday, wizard.at_time,
+         wizard.timezone, wizard.pulse_language, now, wizard.id, seen))
+    if cur.rowcount != 1:
+        return False
+    wizard.version = seen + 1
+    wizard.updated_at = now
+    return True
+
+
+async def set_wizard_message(conn: aiosqlite.Connection, wizard_id: int,
+                             message_id: str | None) -> None:
+    """Remember the wizard's message once it is posted."""
+    await conn.execute("UPDATE team_setup_wizards SET message_id = ? WHERE id = ?",
+                       (message_id, wizard_id))
+
+
+async def replace_wizards(conn: aiosqlite.Connection, chat_id: str) -> list[str]:
+    """Close a group's open wizards and drop its finished ones (a new one starts); returns the
+    message ids of those that were open, so their buttons can be taken away."""
+    async with conn.execute(
+            "SELECT message_id FROM team_setup_wizards WHERE chat_id = ? AND status = 'open' "
+            "AND message_id IS NOT NULL", (chat_id,)) as cur:
+        open_messages = [str(r[0]) for r in await cur.fetchall()]
+    # Finished wizards hold nothing worth keeping; ids are never reused, so their buttons
+    # still find nothing.
+    await conn.execute("DELETE FROM team_setup_wizards WHERE chat_id = ? AND status != 'open'",
+                       (chat_id,))
+    await close_wizards(conn, chat_id)
+    return open_messages
+
+
+async def close_wizards(conn: aiosqlite.Connection, chat_id: str) -> None:
+    """Close a group's open setup wizards: their buttons no longer do anything."""
+    await conn.execute("UPDATE team_setup_wizards SET status = 'replaced', "
+                       "version = version + 1 WHERE chat_id = ? AND status = 'open'", (chat_id,))

@@ -13,11 +13,12 @@ import logging
 import re
 import secrets
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import aiosqlite
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
@@ -27,7 +28,7 @@ from bot.dialogue.state import Attachment, Button, OutMessage
 from bot.service import language_for
 from bot.store import team as repo
 from bot.store.db import Store
-from bot.team import core
+from bot.team import core, wizard
 from bot.team.chart import trust_chart
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ VOTE_HOURS = 48
 MAX_EXAMPLES_PER_MEMBER = 5
 DRAFT_LIFETIME = timedelta(hours=1)
 NOTIFY_GIVE_UP = timedelta(days=1)
+WIZARD_LIFETIME = timedelta(days=1)  # a setup wizard left this long untouched is closed
 MEANING_CODES = {"y": "yes", "p": "partly", "n": "no"}
 VOTE_CODES = {"r": "remove", "c": "change", "a": "anchor"}
 COLOUR_CODES = {"r": "red", "g": "green"}
@@ -369,19 +371,33 @@ class TeamService:
         return None
 
     async def _setup(self, chat_id: str, lang: str, tokens: list[str]) -> None:
-        """Choose cadence, weekday, time, time zone and language, and switch the pulse on."""
-        now = self.clock.now()
+        """Choose cadence, weekday, time, time zone and language, and switch the pulse on;
+        with no words, open the button wizard that asks for them one at a time."""
+        if not tokens:
+            await self._start_wizard(chat_id, lang)
+            return
         async with self.store.transaction() as tx:
-            group = await repo.ensure_group(tx, chat_id, lang, iso(now))
-            bad = self.parse_setup(tokens, group)
-            if bad is None:
-                group.status = "active"
-                group.next_pulse_at = iso(core.first_occurrence(_cadence(group), now))
-                await repo.save_group(tx, group, iso(now))
+            group, bad = await self._configure(tx, chat_id, lang,
+                                               lambda g: self.parse_setup(tokens, g))
         if bad is not None:
             await self._reply(chat_id, self.ui("team_setup_bad", group.language, token=bad[:40]))
             return
         await self._reply(chat_id, self._settings_text(group))
+
+    async def _configure(self, tx: aiosqlite.Connection, chat_id: str, lang: str,
+                         change: Callable[[repo.Group], str | None]
+                         ) -> tuple[repo.Group, str | None]:
+        """Apply a change to a group's settings and switch its pulse on, in the caller's
+        transaction; the typed setup and the wizard both come here. Returns the group and the
+        change's complaint (nothing is saved then)."""
+        now = self.clock.now()
+        group = await repo.ensure_group(tx, chat_id, lang, iso(now))
+        bad = change(group)
+        if bad is None:
+            group.status = "active"
+            group.next_pulse_at = iso(core.first_occurrence(_cadence(group), now))
+            await repo.save_group(tx, group, iso(now))
+        return group, bad
 
     def _settings_text(self, group: repo.Group) -> str:
         """The group's schedule in words."""
@@ -1054,6 +1070,9 @@ class TeamService:
             return
         now = iso(self.clock.now())
         async with self.store.transaction() as tx:
+            # A setup wizard's message stays behind in the old chat, where it can no longer be
+            # edited: it is closed (/checkin setup in the new chat starts another).
+            await repo.close_wizards(tx, old)
             if await repo.get_group(tx, new) is not None:
                 # The supergroup was set up on its own before we learnt of the move: its own
                 # settings win, and the old group is switched off like one the bot left.
@@ -1097,10 +1116,82 @@ class TeamService:
             async with self.store.transaction() as tx:
                 await repo.set_round(tx, round_id, vote_message_id=message_id, shown_count=count)
 
+    # ---- the setup wizard (/checkin setup with no words) ---------------------------------------
+
+    async def _start_wizard(self, chat_id: str, lang: str) -> None:
+        """Post the wizard's one message, starting from the group's settings if it has any;
+        an older wizard still open in the group is closed."""
+        now = iso(self.clock.now())
+        async with self.store.transaction() as tx:
+            group = await repo.get_group(tx, chat_id)
+            replaced = await repo.replace_wizards(tx, chat_id)
+            found = await repo.create_wizard(tx, chat_id, group.language if group else lang,
+                                             group, now)
+        for message_id in replaced:
+            # Take the old buttons away when the budget allows; pressed, they are closed anyway.
+            await self._edit(chat_id, message_id,
+                             OutMessage(text=self.ui("team_wizard_replaced", found.language)),
+                             optional=True)
+        posted = await self._post(chat_id, wizard.render(found, self.ui))
+        async with self.store.transaction() as tx:
+            await repo.set_wizard_message(tx, found.id, posted)
+
+    async def _wizard_button(self, chat_id: str, user_id: str, parts: list[str]) -> str:
+        """An admin moves the wizard on (choice, back, cancel, save); returns the toast."""
+        press = wizard.parse(parts)
+        async with self.store.transaction() as tx:
+            found = await repo.get_wizard(tx, press.wizard_id) if press else None
+        refusal = self._wizard_refusal(found, press, chat_id)
+        if refusal is not None:
+            return refusal
+        assert found is not None and press is not None
+        lang = wizard.lang_of(found)
+        # Asked on every press: admin rights can be taken away while a wizard is open.
+        if not await self._gw().is_admin(chat_id, user_id):
+            return self.ui("team_toast_wizard_admins", lang)
+        if self.pacer.used(chat_id) >= self.pacer.limit:
+            return self.ui("team_toast_wizard_busy", lang)  # the group's minute is spent
+        async with self.store.transaction() as tx:
+            # Read again inside the write transaction: the version check and the update are
+            # one step, so of two admins pressing the same screen only the first gets through.
+            current = await repo.get_wizard(tx, press.wizard_id)
+            if current is None or current.version != press.version or (
+                    not wizard.apply(current, press.code)) or (
+                    not await repo.save_wizard(tx, current, press.version,
+                                               iso(self.clock.now()))):
+                return self.ui("team_toast_wizard_moved", lang)
+            group = None
+            if current.status == "saved":
+                group, _ = await self._configure(tx, chat_id, lang,
+                                                 lambda g: wizard.settle(current, g))
+        if group is None:
+            await self._edit(chat_id, current.message_id, wizard.render(current, self.ui))
+            return ""
+        log.info("team settings saved from the setup wizard")
+        # The same confirmation the typed setup gives, in place of the wizard.
+        await self._edit(chat_id, current.message_id, OutMessage(text=self._settings_text(group)))
+        return self.ui("team_toast_wizard_saved", group.language)
+
+    def _wizard_refusal(self, found: repo.Wizard | None, press: wizard.Press | None,
+                        chat_id: str) -> str | None:
+        """The toast for a press that must change nothing (checked before Telegram is asked
+        anything): unknown, altered or another group's data, a finished, replaced or
+        abandoned wizard, or a screen that has moved on."""
+        if found is None or press is None or found.chat_id != chat_id or (
+                found.status != "open") or (
+                parse_iso(found.updated_at) + WIZARD_LIFETIME < self.clock.now()):
+            return self.ui("team_toast_wizard_closed", wizard.lang_of(found) if found else "da")
+        if found.version != press.version:
+            return self.ui("team_toast_wizard_moved", wizard.lang_of(found))
+        if press.code not in wizard.offered(found):
+            return self.ui("team_toast_wizard_closed", wizard.lang_of(found))
+        return None
+
     # ---- buttons and the clock -----------------------------------------------------------------
 
     async def button(self, chat_id: str, user_id: str, data: str) -> str:
-        """Route a team button ('tp:', 'tv:', 'tg:'); returns the private confirmation text."""
+        """Route a team button ('tp:', 'tv:', 'tg:', 'tw:'); returns the private confirmation
+        text (the toast)."""
         prefix, _, rest = data.partition(":")
         parts = rest.split(":")
         if prefix == "tp":
@@ -1109,6 +1200,8 @@ class TeamService:
             return await self._vote_button(chat_id, user_id, parts)
         if prefix == "tg":
             return await self._colour_button(chat_id, user_id, parts)
+        if prefix == wizard.PREFIX:
+            return await self._wizard_button(chat_id, user_id, parts)
         return self.ui("team_toast_stale", "da")
 
     async def tick(self) -> None:

@@ -106,7 +106,7 @@ class TeamTelegram:
         self.channel = channel
         team.gateway = TelegramTeamGateway(channel.app.bot)
         channel.register_group_command("checkin", self.on_checkin, "team_command_checkin")
-        for prefix in ("tp", "tv"):
+        for prefix in ("tp", "tv", "tw"):
             channel.register_group_buttons(prefix, self.on_group_button)
         channel.register_private_feature(self)
         channel.register_chat_migration(team.follow)
@@ -124,7 +124,8 @@ class TeamTelegram:
                                 is_admin=admin)
 
     async def on_group_button(self, event: GroupEvent) -> None:
-        """A pulse answer or a vote: the confirmation goes to the presser only."""
+        """A pulse answer, a vote or a setup wizard step: the confirmation goes to the presser
+        only."""
         query = event.update.callback_query
         if query is None or query.message is None:
             return
