@@ -277,3 +277,42 @@ async def test_two_admins_press_at_once(tmp_path: Path, real_dialogues: Dialogue
             edits = [c for c in api.calls_of("editMessageText")
                      if c.params.get("chat_id") == GROUP_ID]
             assert len(edits) == 1
+
+
+async def test_typed_setup_mid_wizard_completes_it_and_closes_it(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    ui = real_dialogues.strings
+    clock = ManualClock(START)
+    db = tmp_path / "bot.db"
+    async with BotApiStandIn() as api:
+        team = Team(api, db)
+        async with InProcessBot(api, db, clock=clock):
+            await team.say(team.admin, "/checkin setup")
+            await pick(team, "Hver anden uge")
+            at_time = await pick(team, "Torsdag")
+            wizard = team.group_messages()[-1]
+            # The time step says: none of these? Type your own, e.g. /checkin setup 13:45.
+            assert "/checkin setup 13:45" in at_time["text"]
+            await team.say(team.admin, "/checkin setup 13:45")
+            # The typed time joins the choices made with the buttons so far.
+            assert settings(db) == ("biweekly", 3, "13:45", "Europe/Copenhagen", "da",
+                                    "active", "2026-11-26T12:45:00+00:00")
+            assert "hver anden uge om torsdagen kl. 13:45" in posts_in(api)[-1]
+            # The wizard is closed: its buttons are gone and a late press changes nothing.
+            old = next(m for m in team.group_messages()
+                       if m["message_id"] == wizard["message_id"])
+            assert not api.buttons(old)
+            toast = await team.press(team.admin, old, data_of(api, wizard, "09:00"))
+            assert toast == ui("team_toast_wizard_closed", "da")
+            assert settings(db)[2] == "13:45"
+
+            # A wizard opened and then left for a full typed setup cannot undo it later.
+            await team.say(team.admin, "/checkin setup")
+            stale = team.group_messages()[-1]
+            await team.say(team.admin,
+                           "/checkin setup ugentlig mandag 08:00 Europe/Oslo nb")
+            typed = settings(db)
+            assert typed is not None and typed[:5] == ("weekly", 0, "08:00", "Europe/Oslo", "nb")
+            toast = await team.press(team.admin, stale, data_of(api, stale, "✓ Hver anden uge"))
+            assert toast == ui("team_toast_wizard_closed", "da")
+            assert settings(db) == typed

@@ -585,6 +585,14 @@ async def get_wizard(conn: aiosqlite.Connection, wizard_id: int) -> Wizard | Non
     return None if row is None else Wizard(*tuple(row))
 
 
+async def open_wizard(conn: aiosqlite.Connection, chat_id: str) -> Wizard | None:
+    """The group's newest wizard still open, if any."""
+    async with conn.execute(f"SELECT {_WIZARD} FROM team_setup_wizards WHERE chat_id = ? "
+                            "AND status = 'open' ORDER BY id DESC LIMIT 1", (chat_id,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else Wizard(*tuple(row))
+
+
 async def save_wizard(conn: aiosqlite.Connection, wizard: Wizard, seen: int, now: str) -> bool:
     """Store a wizard's new step and choices, bumping its version, only if it is still open at
     the version the press saw; False when another press (or a newer wizard) got there first."""

@@ -377,11 +377,29 @@ class TeamService:
             await self._start_wizard(chat_id, lang)
             return
         async with self.store.transaction() as tx:
-            group, bad = await self._configure(tx, chat_id, lang,
-                                               lambda g: self.parse_setup(tokens, g))
+            # A wizard still open here (its time step itself suggests '/checkin setup 13:45'):
+            # the typed words complete the choices pressed so far, and the wizard closes, so a
+            # late press on it cannot overwrite what was typed.
+            started = await repo.open_wizard(tx, chat_id)
+            if started is not None and (
+                    parse_iso(started.updated_at) + WIZARD_LIFETIME < self.clock.now()):
+                started = None
+
+            def change(group: repo.Group) -> str | None:
+                """The wizard's choices so far, then the typed words."""
+                if started is not None:
+                    wizard.adopt(started, group)
+                return self.parse_setup(tokens, group)
+
+            group, bad = await self._configure(tx, chat_id, lang, change)
+            replaced = await repo.replace_wizards(tx, chat_id) if bad is None else []
         if bad is not None:
             await self._reply(chat_id, self.ui("team_setup_bad", group.language, token=bad[:40]))
             return
+        for message_id in replaced:
+            await self._edit(chat_id, message_id, OutMessage(text=self.ui(
+                "team_wizard_replaced", wizard.lang_of(started) if started else group.language)),
+                optional=True)
         await self._reply(chat_id, self._settings_text(group))
 
     async def _configure(self, tx: aiosqlite.Connection, chat_id: str, lang: str,

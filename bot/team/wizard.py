@@ -142,6 +142,21 @@ def settle(wizard: Wizard, group: Group) -> str | None:
     return None
 
 
+def adopt(wizard: Wizard, group: Group) -> None:
+    """Put the choices an unfinished wizard has so far on the group (a typed setup mid-wizard
+    completes it: the buttons pressed count, the typed words come on top)."""
+    if wizard.cadence is not None:
+        group.cadence = wizard.cadence
+    if wizard.weekday is not None:
+        group.weekday = wizard.weekday
+    if wizard.at_time is not None:
+        group.at_time = wizard.at_time
+    if wizard.timezone is not None:
+        group.timezone = wizard.timezone
+    if wizard.pulse_language is not None:
+        group.language = wizard.pulse_language
+
+
 def _label(text: str, chosen: bool) -> str:
     """A button label, ticked when it is the current choice."""
     return CHECK + text if chosen else text
