@@ -153,6 +153,31 @@ async def test_setup_in_norwegian_and_bad_words(world: World) -> None:
     assert "«Mars/Olympus»" in world.gateway.texts()[-1]
 
 
+@pytest.mark.parametrize(("words", "expected"), [
+    # As the bot itself words the schedule, and as people write it.
+    ("setup hver anden uge om fredagen kl. 13:30", "hver anden uge om fredagen kl. 13:30"),
+    ("setup hver uge om onsdagen kl 14", "hver uge om onsdagen kl. 14:00"),
+    ("setup annenhver uke på torsdager klokka 9.15 Europe/Oslo nb",
+     "annenhver uke på torsdager kl. 09:15 (Europe/Oslo)"),
+    ("setup every other week on Fridays at 08:30 (Europe/London) en",
+     "every other week on Fridays at 08:30 (Europe/London)"),
+    ("setup ugentlig tirsdag 10:00 europe/copenhagen",
+     "om tirsdagen kl. 10:00 (Europe/Copenhagen)"),
+    ("setup ugentlig mandag 07:00 utc", "om mandagen kl. 07:00 (UTC)"),
+])
+async def test_setup_reads_the_schedule_as_people_write_it(world: World, words: str,
+                                                          expected: str) -> None:
+    await world.service.command(GROUP, ADMIN, words)
+    assert expected in world.gateway.texts()[-1]
+
+
+async def test_setup_still_refuses_what_it_cannot_read(world: World) -> None:
+    for words, bad in (("setup 25:00", "25:00"), ("setup kl. 25", "25"),
+                       ("setup hver", "hver"), ("setup 9", "9")):
+        await world.service.command(GROUP, ADMIN, words)
+        assert f"«{bad}»" in world.gateway.texts()[-1], words
+
+
 async def test_scheduled_pulse_runs_to_a_result_with_a_chart(world: World) -> None:
     await world.service.command(GROUP, ADMIN, "setup weekly monday 09:00 Europe/Copenhagen da")
     await world.service.tick()

@@ -25,6 +25,7 @@ from babel.numbers import format_decimal
 from bot.clock import Clock, iso, parse_iso
 from bot.dialogue import Dialogues
 from bot.dialogue.state import Attachment, Button, OutMessage
+from bot.schedule.times import find_zone
 from bot.service import language_for
 from bot.store import team as repo
 from bot.store.db import Store
@@ -50,6 +51,8 @@ MEANING_CODES = {"y": "yes", "p": "partly", "n": "no"}
 VOTE_CODES = {"r": "remove", "c": "change", "a": "anchor"}
 COLOUR_CODES = {"r": "red", "g": "green"}
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
+_HOUR = re.compile(r"^([01]?\d|2[0-3])$")  # after 'kl.' or 'at' only
+_SPACES = re.compile(r"[\s-]+")
 
 
 class GroupGone(Exception):
@@ -328,44 +331,72 @@ class TeamService:
             await self._reply(chat_id, self.ui("team_help", lang))
 
     def _vocabulary(self) -> dict[str, tuple[str, str | int]]:
-        """Setup words in every language: cadence and weekday names (and their prefixes)."""
+        """Setup words in every language: cadence words and phrases (hyphenated, as the
+        bot words them too: 'hver-anden-uge'), weekday names (their prefixes, and the forms
+        'fredagen', 'torsdager', 'Fridays'), and the little words around a day or time."""
         table: dict[str, tuple[str, str | int]] = {}
         for lang in TEAM_LANGUAGES:
             for cadence in core.CADENCES:
-                for word in self.ui(f"team_words_{cadence}", lang).split(","):
-                    table[word.strip().lower()] = ("cadence", cadence)
+                words = [*self.ui(f"team_words_{cadence}", lang).split(","),
+                         self.ui(f"team_cadence_{cadence}", lang)]
+                for word in words:
+                    table[_SPACES.sub("-", word.strip().lower())] = ("cadence", cadence)
             for index, name in enumerate(self.ui("team_weekdays", lang).split(",")):
                 name = name.strip().lower()
                 for size in range(3, len(name) + 1):
                     table.setdefault(name[:size], ("weekday", index))
+                for ending in ("en", "e", "er", "ene", "s"):
+                    table.setdefault(name + ending, ("weekday", index))
+            for word in self.ui("team_words_at", lang).split(","):
+                table.setdefault(word.strip().lower(), ("at", 0))
+            for word in self.ui("team_words_on", lang).split(","):
+                table.setdefault(word.strip().lower(), ("on", 0))
         return table
 
     def parse_setup(self, tokens: list[str], group: repo.Group) -> str | None:
         """Apply setup words to a group's settings; return the first unreadable word, if any."""
         vocabulary = self._vocabulary()
-        for token in tokens:
-            word = token.strip().lower()
+        words = [token.strip("(),;") or token for token in tokens]
+        index = 0
+        at = False  # the word before was 'kl.'/'at': a bare hour ('kl. 14') is a time
+        while index < len(words):
+            token = words[index]
+            word = token.lower()
+            # Phrases first, longest first: 'hver anden uge', 'every other week'.
+            for size in (4, 3, 2):
+                phrase = "-".join(w.lower() for w in words[index:index + size])
+                if index + size <= len(words) and vocabulary.get(phrase, ("",))[0] == "cadence":
+                    word = phrase
+                    index += size - 1
+                    break
+            index += 1
             match = _TIME.match(word)
+            hour = _HOUR.match(word) if at else None
+            at = False
             if word in vocabulary:
                 kind, value = vocabulary[word]
                 if kind == "cadence":
                     group.cadence = str(value)
-                else:
+                elif kind == "weekday":
                     group.weekday = int(value)
+                at = kind == "at"
             elif match:
                 group.at_time = f"{int(match.group(1)):02d}:{match.group(2)}"
+            elif hour:
+                group.at_time = f"{int(hour.group(1)):02d}:00"
             elif word in TEAM_LANGUAGES or word == "no":
                 group.language = "nb" if word == "no" else word
             elif re.fullmatch(r"min(imum)?=?\d{1,2}", word):
                 group.min_respondents = core.threshold(int(re.sub(r"\D", "", word)))
             elif re.fullmatch(r"\d{1,3}h", word) and 1 <= int(word[:-1]) <= 336:
                 group.open_hours = int(word[:-1])
-            elif "/" in token or token.upper() == "UTC":
+            elif "/" in token or word == "utc":
+                zone = find_zone(token) or token
                 try:
-                    ZoneInfo(token)
+                    ZoneInfo(zone)
                 except (KeyError, ValueError):
                     return token
-                group.timezone = token
+                group.timezone = zone
             else:
                 return token
         return None
