@@ -142,6 +142,21 @@ async def test_only_admins_set_up(world: World) -> None:
     assert "fredag 27. november kl. 13:30" in reply
 
 
+async def test_members_typing_checkin_over_and_over_do_not_flood_the_group(
+        world: World) -> None:
+    for index in range(30):
+        await world.service.command(GROUP, MEMBERS[index % 5], "now")
+    refusals = world.gateway.in_chat(GROUP)
+    assert len(refusals) == 1 and "Kun gruppens administratorer" in refusals[0].message.text
+    # The group's budget is left for what matters: the admin's pulse and its live count.
+    await world.service.command(GROUP, ADMIN, "now")
+    await answer(world, M1, 4, 0)
+    assert "Svar indtil nu: 1" in world.gateway.out[-1].message.text
+    world.clock.advance(timedelta(minutes=1, seconds=1))
+    await world.service.command(GROUP, M2, "close")  # a minute on, a member is told again
+    assert "Kun gruppens administratorer" in world.gateway.texts()[-1]
+
+
 async def test_setup_in_norwegian_and_bad_words(world: World) -> None:
     await world.service.command(GROUP, ADMIN, "setup annenhver-uke fre 07:45 Europe/Oslo nb min=4")
     reply = world.gateway.texts()[-1]

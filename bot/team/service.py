@@ -46,6 +46,7 @@ VOTE_HOURS = 48
 MAX_EXAMPLES_PER_MEMBER = 5
 DRAFT_LIFETIME = timedelta(hours=1)
 NOTIFY_GIVE_UP = timedelta(days=1)
+REFUSAL_INTERVAL = timedelta(minutes=1)  # 'admins only' at most this often per group
 WIZARD_LIFETIME = timedelta(days=1)  # a setup wizard left this long untouched is closed
 MEANING_CODES = {"y": "yes", "p": "partly", "n": "no"}
 VOTE_CODES = {"r": "remove", "c": "change", "a": "anchor"}
@@ -140,6 +141,7 @@ class TeamService:
         self._secret = secret
         self.gateway = gateway
         self.pacer = GroupPacer(clock)
+        self._refused: dict[str, datetime] = {}  # when a group last heard 'admins only'
         # Live counts are edited from button presses and from the tick; one at a time, so the
         # same count is never sent twice (Telegram rejects an edit that changes nothing).
         self._count_lock = asyncio.Lock()
@@ -312,7 +314,14 @@ class TeamService:
         lang = group.language if group else language_for(language_code, TEAM_LANGUAGES)
         admin = is_admin if is_admin is not None else await self._gw().is_admin(chat_id, user_id)
         if not admin:
-            await self._reply(chat_id, self.ui("team_admin_only", lang))
+            # Once a minute per group at most: members typing /checkin again and again must not
+            # flood the group or spend the budget the pulse's live count needs.
+            last = self._refused.get(chat_id)
+            now = self.clock.now()
+            if (last is None or now - last >= REFUSAL_INTERVAL) and (
+                    self.pacer.used(chat_id) < self.pacer.limit):
+                self._refused[chat_id] = now
+                await self._reply(chat_id, self.ui("team_admin_only", lang))
             return
         rest = words[1:]
         if sub == "setup":
