@@ -346,6 +346,21 @@ async def test_pause_resume_and_off(world: World) -> None:
     assert "ingen fast tillidspuls" in world.gateway.texts()[-1]
 
 
+async def test_pause_and_resume_in_a_group_never_set_up_start_nothing(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "resume", "en")
+    assert "no regular trust pulse" in world.gateway.texts()[-1]
+    await world.service.command(GROUP, ADMIN, "pause", "en")
+    assert "no regular trust pulse" in world.gateway.texts()[-1]
+    await world.service.command(GROUP, ADMIN, "off", "en")
+    await world.service.command(GROUP, ADMIN, "resume", "en")  # off: setup starts it again
+    assert "no regular trust pulse" in world.gateway.texts()[-1]
+    world.clock.set(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))  # the default Monday 09:00
+    await world.service.tick()
+    assert not any(s.message.buttons for s in world.gateway.out)
+    await world.service.command(GROUP, ADMIN, "status", "en")
+    assert "no regular trust pulse" in world.gateway.texts()[-1]
+
+
 async def _governance_round(world: World, examples: dict[str, list[tuple[str, str]]]) -> None:
     """Open a round and let members send examples privately through the deep link."""
     await world.service.command(GROUP, ADMIN, "governance 2")

@@ -481,17 +481,26 @@ class TeamService:
         await self._reply(chat_id, text)
 
     async def _switch(self, chat_id: str, lang: str, how: str) -> None:
-        """Pause, resume or switch off the regular pulse (an open pulse runs to its close)."""
+        """Pause, resume or switch off the regular pulse (an open pulse runs to its close).
+        A group with no regular pulse (never set up, or switched off) has nothing to pause or
+        resume: it is told to use /checkin setup, which shows the schedule it starts, rather
+        than getting a default one silently."""
         now = self.clock.now()
         async with self.store.transaction() as tx:
-            group = await repo.ensure_group(tx, chat_id, lang, iso(now))
-            if how == "resume":
+            group = await repo.get_group(tx, chat_id)
+            if group is None or (group.status == "off" and how != "off"):
+                group = None
+            elif how == "resume":
                 group.status = "active"
                 group.next_pulse_at = iso(core.first_occurrence(_cadence(group), now))
             else:
                 group.status = "paused" if how == "pause" else "off"
                 group.next_pulse_at = None
-            await repo.save_group(tx, group, iso(now))
+            if group is not None:
+                await repo.save_group(tx, group, iso(now))
+        if group is None:
+            await self._reply(chat_id, self.ui("team_status_off", lang))
+            return
         key = {"pause": "team_paused", "off": "team_off"}.get(how)
         await self._reply(chat_id, self.ui(key, group.language) if key
                           else self._settings_text(group))
