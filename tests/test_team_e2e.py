@@ -271,3 +271,30 @@ async def test_governance_round_on_telegram(
              and c.method in ("sendMessage", "sendPhoto")]
     assert posts == ["sendMessage"] * 2
     assert len(group_output(api)) < 20
+
+
+async def test_an_anonymous_admin_opens_a_governance_round(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    ui = real_dialogues.strings
+    clock = ManualClock(START)
+    db = tmp_path / "bot.db"
+    async with BotApiStandIn() as api:
+        team = Team(api, db)
+        async with InProcessBot(api, db, clock=clock):
+            # Written as the group itself: Telegram hides who it is, so nobody can be told
+            # anything privately, and nobody should be asked to open a private chat.
+            anonymous = api.deliver({"message": {
+                "message_id": 901, "date": 0, "chat": team.chat,
+                "text": "/checkin governance 2",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 8}],
+                "from": {"id": 1087968824, "is_bot": True, "first_name": "Group",
+                         "username": "GroupAnonymousBot"},
+                "sender_chat": team.chat}})
+            await team.done(anonymous)
+            assert not [c for c in api.calls_of("sendMessage")
+                        if c.params.get("chat_id") == 1087968824]
+            texts = [m["text"] for m in team.group_messages()]
+            assert "start=gov_" in texts[0]
+            assert texts[1:] == [ui("team_gov_leader_anonymous", "da")]
+            # No private result is owed to anyone, so the round stores no leader.
+            assert query(db, "SELECT COUNT(*) FROM team_gov_leaders") == [(0,)]

@@ -259,15 +259,18 @@ async def respondents(conn: aiosqlite.Connection, pulse_id: int) -> int:
 
 
 async def create_round(conn: aiosqlite.Connection, chat_id: str, token: str, language: str,
-                       leader_chat: str, now: str, collect_until: str, vote_hours: int) -> Round:
-    """Open a governance round for collecting examples."""
+                       leader_chat: str | None, now: str, collect_until: str,
+                       vote_hours: int) -> Round:
+    """Open a governance round for collecting examples (leader_chat None: nobody is to be
+    told the result privately)."""
     cur = await conn.execute(
         "INSERT INTO team_gov_rounds (chat_id, token, status, language, opened_at, "
         "collect_until, vote_hours) VALUES (?, ?, 'collecting', ?, ?, ?, ?)",
         (chat_id, token, language, now, collect_until, vote_hours))
     round_id = int(cur.lastrowid or 0)
-    await conn.execute("INSERT INTO team_gov_leaders (round_id, leader_chat) VALUES (?, ?)",
-                       (round_id, leader_chat))
+    if leader_chat is not None:
+        await conn.execute("INSERT INTO team_gov_leaders (round_id, leader_chat) VALUES (?, ?)",
+                           (round_id, leader_chat))
     found = await get_round(conn, round_id)
     assert found is not None
     return found

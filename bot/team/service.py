@@ -305,8 +305,10 @@ class TeamService:
     # ---- commands ------------------------------------------------------------------------------
 
     async def command(self, chat_id: str, user_id: str, args: str,
-                      language_code: str | None = None, is_admin: bool | None = None) -> None:
-        """/checkin <sub> [args] in a group; only administrators may use it."""
+                      language_code: str | None = None, is_admin: bool | None = None,
+                      anonymous: bool = False) -> None:
+        """/checkin <sub> [args] in a group; only administrators may use it. An anonymous
+        administrator (writing as the group) has no user id of their own to reach."""
         words = args.split()
         sub = words[0].lower() if words else "help"
         async with self.store.transaction() as tx:
@@ -335,7 +337,7 @@ class TeamService:
         elif sub == "status":
             await self._status(chat_id, lang)
         elif sub == "governance":
-            await self._governance(chat_id, user_id, lang, rest)
+            await self._governance(chat_id, None if anonymous else user_id, lang, rest)
         else:
             await self._reply(chat_id, self.ui("team_help", lang))
 
@@ -751,8 +753,10 @@ class TeamService:
 
     # ---- red and green governance --------------------------------------------------------------
 
-    async def _governance(self, chat_id: str, user_id: str, lang: str, args: list[str]) -> None:
-        """Open a round, or move the running one on with 'end'."""
+    async def _governance(self, chat_id: str, user_id: str | None, lang: str,
+                          args: list[str]) -> None:
+        """Open a round, or move the running one on with 'end'. The admin who opens it gets
+        the result privately, unless they wrote anonymously (user_id None)."""
         if args and args[0].lower() in ("end", "next", "slut", "stop"):
             async with self.store.transaction() as tx:
                 found = await repo.live_round(tx, chat_id)
@@ -784,6 +788,9 @@ class TeamService:
         message_id = await self._post(chat_id, self._invitation(created, group, 0))
         async with self.store.transaction() as tx:
             await repo.set_round(tx, created.id, message_id=message_id)
+        if user_id is None:
+            await self._reply(chat_id, self.ui("team_gov_leader_anonymous", group.language))
+            return
         try:
             await self._gw().send(user_id, OutMessage(text=self.ui("team_gov_leader_hello",
                                                                    group.language)))

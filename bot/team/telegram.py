@@ -121,7 +121,7 @@ class TeamTelegram:
         admin = True if message is not None and message.sender_chat is not None and (
             message.sender_chat.id == chat.id) else None
         await self.team.command(str(chat.id), str(user.id), event.args, user.language_code,
-                                is_admin=admin)
+                                is_admin=admin, anonymous=admin is True)
 
     async def on_group_button(self, event: GroupEvent) -> None:
         """A pulse answer, a vote or a setup wizard step: the confirmation goes to the presser
