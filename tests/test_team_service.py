@@ -255,6 +255,19 @@ async def test_change_since_last_pulse_is_reported(world: World) -> None:
     assert "+100 procentpoint" in text
 
 
+async def test_change_is_told_since_the_pulse_it_compares_with(world: World) -> None:
+    # #1 shown, #2 hidden (two answers), #3 shown: #3 compares with #1 and says so.
+    for count, trust in ((3, 3), (2, 5), (3, 4)):
+        await world.service.command(GROUP, ADMIN, "now")
+        for member in MEMBERS[:count]:
+            await answer(world, member, trust, 0 if trust == 4 else 2)
+        await world.service.command(GROUP, ADMIN, "close")
+    text = world.gateway.out[-1].message.text
+    assert "Gennemsnit 4,0 (+1,0 siden puls #1)" in text
+    assert "+100 procentpoint siden puls #1" in text
+    assert "sidste puls" not in text
+
+
 def _scenario_outputs(world: World) -> list[tuple[str, str, str]]:
     """Every output as (action, chat, text) – attachments by size only."""
     return [(s.action, s.chat_id, s.message.text) for s in world.gateway.out]

@@ -693,7 +693,8 @@ class TeamService:
                                 core.result_from_json(p.result).shown]
                 previous = core.result_from_json(shown_before[-1].result) if (
                     shown_before and shown_before[-1].result) else None
-                text = self.result_text(pulse.seq, result, previous, lang)
+                since = shown_before[-1].seq if shown_before else None
+                text = self.result_text(pulse.seq, result, previous, lang, since)
                 chart = self._chart([*history, pulse], group)
                 photo = Attachment(kind="photo", filename=self.ui("team_chart_filename", lang),
                                    data=chart)
@@ -707,8 +708,10 @@ class TeamService:
                 await repo.set_pulse(tx, pulse_id, status="closed")
 
     def result_text(self, seq: int, result: core.PulseResult,
-                    previous: core.PulseResult | None, lang: str) -> str:
-        """The summary of a shown pulse: distributions, change since last time, a prompt."""
+                    previous: core.PulseResult | None, lang: str,
+                    since: int | None = None) -> str:
+        """The summary of a shown pulse: distributions, change since the last shown pulse
+        (number `since`; named when pulses with too few answers came in between), a prompt."""
         change = core.change_since(result, previous)
         trust_rows = None
         if result.trust:
@@ -734,6 +737,9 @@ class TeamService:
             "yes_delta": (_signed_int(change.yes_share_delta)
                           if change and change.yes_share_delta is not None else ""),
             "prompt": self.ui(f"team_prompt_{number}", lang),
+            "since": (self.ui("team_since_pulse", lang, seq=since)
+                      if since is not None and since != seq - 1
+                      else self.ui("team_since_last", lang)),
         })
 
     def _chart(self, pulses: list[repo.Pulse], group: repo.Group) -> bytes:
