@@ -14,8 +14,8 @@ from bot.dialogue import Dialogues
 from bot.store.db import Store
 from bot.store.privacy import rows_mentioning
 from tests.botapi_standin import BotApiStandIn, User
-from tests.test_telegram import make_invite
-from tests.tgkit import InProcessBot, query
+from tests.test_telegram import make_invite, onboard
+from tests.tgkit import InProcessBot, Phone, query
 
 STRANGER = 4400001
 
@@ -97,6 +97,37 @@ def first_message_id(api: BotApiStandIn, update_id: int) -> int:
         if chat_id == STRANGER and message.get("text") == "Mit private navn og min adresse":
             return message_id
     raise AssertionError(f"no message for update {update_id}")
+
+
+async def test_two_people_racing_for_a_one_use_code_admit_one(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    db = tmp_path / "bot.db"
+    await make_invite(db, "RACE", uses=1)
+    welcome = real_dialogues.strings("welcome", "da")
+    async with BotApiStandIn() as api, InProcessBot(api, db):
+        racers = [api.user(4500000 + n, f"R{n}") for n in range(8)]
+        for racer in racers:  # one batch: the bot runs different chats concurrently
+            api.send_text(racer, "/start RACE")
+        await api.wait_for(lambda: all(api.sent_texts(r.id) for r in racers),
+                           what="an answer to everyone")
+        welcomed = [r.id for r in racers if welcome in api.sent_texts(r.id)]
+    assert len(welcomed) == 1
+    assert query(db, "SELECT leader_id FROM leaders") == [(f"tg:{welcomed[0]}",)]
+    assert query(db, "SELECT uses FROM invites") == [(1,)]
+
+
+async def test_oversized_text_and_button_data_from_a_leader_change_nothing(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    db = tmp_path / "bot.db"
+    async with BotApiStandIn() as api, InProcessBot(api, db, ALLOWED_USER_IDS="4600001"):
+        phone = Phone(api, db, api.user(4600001, "Lea"))
+        await onboard(phone)
+        await phone.say("/delegate")
+        step = phone.step()
+        await phone.say("x" * 10_000)  # more than any text question takes
+        await phone.press(phone.last(), data="m:" + "9" * 5000)
+        assert phone.step() == step
+        assert api.answered(max(api.callback_queries, key=int))
 
 
 def test_refusals_repeat_after_a_minute_and_memory_stays_bounded() -> None:
