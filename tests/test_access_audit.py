@@ -3,10 +3,13 @@ codes raced, reused and flooded, and oversized input from an admitted leader."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.access import REFUSAL_INTERVAL, Cooldown
 from bot.clock import ManualClock
@@ -14,7 +17,7 @@ from bot.dialogue import Dialogues
 from bot.store.db import Store
 from bot.store.privacy import rows_mentioning
 from tests.botapi_standin import BotApiStandIn, User
-from tests.test_telegram import make_invite, onboard
+from tests.test_telegram import free_port, make_invite, onboard
 from tests.tgkit import InProcessBot, Phone, query
 
 STRANGER = 4400001
@@ -143,3 +146,28 @@ def test_refusals_repeat_after_a_minute_and_memory_stays_bounded() -> None:
     clock.advance(REFUSAL_INTERVAL + timedelta(seconds=1))
     cooldown.ready(0, clock.now())
     assert len(cooldown) == 1
+
+
+async def test_a_webhook_without_a_configured_secret_gets_a_random_one(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    db = tmp_path / "bot.db"
+    port = free_port()
+    caplog.set_level(logging.INFO)
+    secrets: list[str] = []
+    async with BotApiStandIn() as api:
+        for _ in range(2):  # each start chooses a new secret and tells Telegram
+            async with InProcessBot(api, db, WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
+                                    WEBHOOK_PORT=str(port), ALLOWED_USER_IDS="4700001"):
+                assert api.webhook is not None
+                secret = str(api.webhook["secret_token"])
+                secrets.append(secret)
+                user = api.user(4700001, "Vera")
+                post = {"update_id": 77, "message": {"message_id": 1, "date": 0,
+                                                     "chat": api.chats[4700001],
+                                                     "from": user.to_dict(), "text": "/start"}}
+                assert await api.post_webhook(post, None) == 403
+                assert await api.post_webhook(post, "") == 403
+                await Phone(api, db, user).say("/help")  # Telegram's post, with the secret
+    assert len(secrets[0]) >= 32 and secrets[0] != secrets[1]
+    assert query(db, "SELECT count(*) FROM telegram_updates WHERE update_id = 77") == [(0,)]
+    assert not any(s in caplog.text for s in secrets)
