@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bot.clock import Clock, iso
 from bot.config import Settings
@@ -15,6 +16,8 @@ from bot.store.db import Store
 
 # Invite codes travel as Telegram /start payloads: at most 64 of A-Z, a-z, 0-9, _ and -.
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# A person who is not let in hears the refusal at most once in this long, however much they send.
+REFUSAL_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -56,3 +59,39 @@ class Gate:
                 await repo.create_leader(tx, leader_id, chat_id, lang, iso(self.clock.now()))
                 return Admission(allowed=True, new=True)
         return Admission(allowed=False, new=False)
+
+
+class Cooldown:
+    """Who was answered lately, in memory only and for one interval: a flood gets one reply.
+
+    Entries are kept in the order they were let through, so expired ones leave from the front;
+    at most `limit` are kept (the oldest go first), so memory stays flat under any flood.
+    """
+
+    def __init__(self, interval: timedelta = REFUSAL_INTERVAL, limit: int = 10_000) -> None:
+        """Let each key through once per interval; remember at most limit keys."""
+        self.interval = interval
+        self.limit = limit
+        self._last: dict[int, datetime] = {}
+
+    def ready(self, key: int, now: datetime) -> bool:
+        """True, and remembered, when key was not let through within the last interval."""
+        self._forget_before(now - self.interval)
+        if key in self._last:
+            return False
+        while len(self._last) >= self.limit:
+            del self._last[next(iter(self._last))]
+        self._last[key] = now
+        return True
+
+    def _forget_before(self, cutoff: datetime) -> None:
+        """Drop keys let through before cutoff (they are at the front)."""
+        while self._last:
+            key, at = next(iter(self._last.items()))
+            if at > cutoff:
+                return
+            del self._last[key]
+
+    def __len__(self) -> int:
+        """How many keys are remembered now."""
+        return len(self._last)

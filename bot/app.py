@@ -59,16 +59,25 @@ class Core:
         await self.store.close()
 
 
+# Libraries whose debug records carry what the bot handles: aiosqlite every SQL statement with
+# its parameters (a leader's answers, user ids), PTB request parameters and webhook bodies,
+# httpcore and httpx the Bot API URL with the token in it. Capped whatever LOG_LEVEL says.
+LIBRARY_LEVELS = {"httpx": logging.WARNING, "httpcore": logging.INFO, "telegram": logging.INFO,
+                  "aiosqlite": logging.INFO, "tornado": logging.INFO,
+                  "apscheduler": logging.INFO, "asyncio": logging.INFO}
+
+
 def configure_logging(settings: Settings) -> None:
-    """Plain logs to stderr; never the token or a leader's words (callers log ids only)."""
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # PTB's debug logs include request parameters and webhook bodies (a leader's words, the
-    # base URL with the token): never below INFO, whatever LOG_LEVEL says.
+    """Plain logs to stderr; never the token or a leader's words (callers log ids only).
+
+    LOG_LEVEL=DEBUG opens the bot's own loggers only; every library stays at INFO or above.
+    """
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     level = logging.getLevelName(settings.log_level)
-    logging.getLogger("telegram").setLevel(max(logging.INFO, level))
+    logging.getLogger().setLevel(max(logging.INFO, level))
+    logging.getLogger("bot").setLevel(level)
+    for name, floor in LIBRARY_LEVELS.items():
+        logging.getLogger(name).setLevel(max(floor, level))
 
 
 async def build_core(settings: Settings, clock: Clock | None = None) -> Core:

@@ -81,6 +81,11 @@ async def seed(core) -> list[str]:  # type: ignore[no-untyped-def]
                          (ALICE.chat_id,))
         await tx.execute("INSERT INTO team_gov_examples (round_id, id, colour, text) "
                          "VALUES (1, 'r1', 'red', 'et eksempel')")
+        # The newest team tables (migrations 0008, 0009) hold group chat ids only.
+        await tx.execute("INSERT INTO team_chat_moves (old_chat_id, new_chat_id, moved_at) "
+                         "VALUES ('-4242', ?, ?)", (GROUP, iso(NOW)))
+        await tx.execute("INSERT INTO team_setup_wizards (chat_id, language, created_at, "
+                         "updated_at) VALUES (?, 'da', ?, ?)", (GROUP, iso(NOW), iso(NOW)))
     # An open conversation with an answer, through the real service.
     await core.service.handle_command(ALICE, "delegate")
     await core.service.handle_input(ALICE, TextInput(text="Indkøb af skraldespande"))
@@ -161,6 +166,8 @@ async def test_forget_leaves_no_row_about_the_leader_in_any_table(tmp_path: Path
     # Anonymous team data stays: the pulse answer and the round's example link to nobody.
     assert conn.execute("SELECT count(*) FROM team_pulse_answers").fetchone()[0] == 1
     assert conn.execute("SELECT count(*) FROM team_gov_examples").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM team_chat_moves").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM team_setup_wizards").fetchone()[0] == 1
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()

@@ -53,7 +53,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.access import Gate
+from bot.access import Cooldown, Gate
 from bot.clock import Clock, iso
 from bot.config import Settings
 from bot.dialogue.state import Button, ButtonInput, OutMessage, TextInput
@@ -346,6 +346,7 @@ class TelegramChannel:
         self.settings = settings
         self.clock = clock
         self.gate = Gate(service.store, settings, clock, service.dialogues.languages)
+        self.refusals = Cooldown()
         self.group_commands: dict[str, tuple[GroupHandler, str | None]] = {}
         self.group_buttons: dict[str, GroupHandler] = {}
         self.private_features: list[PrivateFeature] = []
@@ -616,17 +617,19 @@ class TelegramChannel:
                                         reply_markup=markup)
 
     async def _refuse(self, update: Update, language_code: str | None) -> None:
-        """A polite refusal in the person's language; nothing about them is stored."""
+        """A polite refusal in the person's language, to a message or a button only and at
+        most once a minute however many they send; nothing about them is stored."""
         user = update.effective_user
         assert user is not None
         lang = language_for(language_code, self.service.dialogues.languages)
-        text = self.service.ui("tg_refused", lang)
         log.info("refused update %d from a person who is not an admitted leader",
                  update.update_id)
         if update.callback_query is not None:
             await self._answer(update.callback_query, self.service.ui("tg_closed", lang))
-        if update.edited_message is None:
-            await self.app.bot.send_message(user.id, text)
+        elif update.message is None:
+            return  # an edit, starting or blocking the bot: nothing to answer
+        if self.refusals.ready(user.id, self.clock.now()):
+            await self.app.bot.send_message(user.id, self.service.ui("tg_refused", lang))
 
     async def _on_error(self, update: object, context: Context) -> None:
         """Log the update id and the error's type and place, tell the leader, keep their place."""

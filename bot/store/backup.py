@@ -6,7 +6,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from bot.private_files import create_private
+from bot.private_files import create_private, private_dir
 
 BUSY_MS = 5000
 
@@ -20,7 +20,7 @@ def backup_database(source: Path, target: Path) -> str:
     """
     if not source.is_file():
         raise FileNotFoundError(f"no database at {source}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)  # a folder the backup creates is its owner's only (0700)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     create_private(partial)  # an empty file is an empty database to SQLite; the copy keeps 0600

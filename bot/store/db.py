@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.private_files import create_private
+from bot.private_files import create_private, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def _prepare_path(path: Path) -> None:
     if path.is_dir():
         raise StoreError(f"cannot open the database {path}: it is a directory")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)  # a folder the bot creates is its owner's only (0700)
         create_private(path)  # leaders' words: owner-only, also outside the container's /data
     except OSError as exc:
         raise StoreError(f"cannot open the database {path}: {exc}") from exc
