@@ -26,6 +26,7 @@ class Admission:
 
     allowed: bool
     new: bool  # no leader row existed before this contact (time for the welcome)
+    closed: bool = False  # a leader whose access the operator closed (their data is kept)
 
 
 def new_code() -> str:
@@ -49,16 +50,34 @@ class Gate:
                     language_code: str | None, code: str | None) -> Admission:
         """Existing leader, listed id or open mode: allowed; a valid code admits (once)."""
         async with self.store.transaction() as tx:
-            if await repo.get_leader(tx, leader_id) is not None:
-                return Admission(allowed=True, new=False)
+            exists, via = await tgrepo.admitted_via(tx, leader_id)
+            if exists:
+                # The list only changes with a restart, where reconcile() settles it.
+                return Admission(allowed=via != tgrepo.REVOKED, new=False,
+                                 closed=via == tgrepo.REVOKED)
             if self.open or user_id in self.allowed_ids:
                 return Admission(allowed=True, new=True)
             if code and CODE_PATTERN.match(code) and await tgrepo.use_invite(tx, code):
                 # The leader row is created in the same transaction as the use of the code.
                 lang = language_for(language_code, self.languages)
-                await repo.create_leader(tx, leader_id, chat_id, lang, iso(self.clock.now()))
+                now = iso(self.clock.now())
+                await repo.create_leader(tx, leader_id, chat_id, lang, now)
+                await tgrepo.set_admission(tx, leader_id, tgrepo.INVITED, now)
                 return Admission(allowed=True, new=True)
         return Admission(allowed=False, new=False)
+
+    async def reconcile(self, prefix: str) -> int:
+        """At start: shut out leaders who came in by ALLOWED_USER_IDS (or open mode) and whom
+        the current settings no longer let in; return how many."""
+        if self.open:
+            return 0
+        listed = {f"{prefix}{user_id}" for user_id in self.allowed_ids}
+        now = iso(self.clock.now())
+        async with self.store.transaction() as tx:
+            gone = await tgrepo.unlisted_leaders(tx, prefix, listed)
+            for leader_id in gone:
+                await tgrepo.set_admission(tx, leader_id, tgrepo.REVOKED, now)
+        return len(gone)
 
 
 class Cooldown:

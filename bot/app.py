@@ -200,6 +200,11 @@ async def run_telegram(settings: Settings, stop: asyncio.Event | None = None,
     core.start_housekeeping()
     try:
         channel = TelegramChannel(core.service, settings, core.clock)
+        # Before anything is sent: leaders the settings no longer let in get nothing more.
+        shut = await channel.gate.reconcile(TELEGRAM_PREFIX)
+        if shut:
+            log.warning("%d leaders who came in by ALLOWED_USER_IDS or open mode are no longer "
+                        "let in; `tillidsbot access grant --user ID` lets one back in", shut)
         features = wire_telegram(channel)
         stop_event = stop or _stop_on_signals()
         async with channel.running():

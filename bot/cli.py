@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, SystemClock, iso
 from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     isub.add_parser("list", help="list invite codes and how often they were used")
     revoke = isub.add_parser("revoke", help="stop a code from admitting anyone new")
     revoke.add_argument("code")
+    access = sub.add_parser("access", help="close or reopen one leader's access (data is kept)")
+    asub = access.add_subparsers(dest="access_command", required=True)
+    for verb, text in (("revoke", "shut a leader out: nothing more is sent to them"),
+                       ("grant", "let a leader in again, whatever the list or invites say")):
+        action = asub.add_parser(verb, help=text)
+        action.add_argument("--user", required=True, help="leader id, e.g. tg:123456 (or 123456)")
     health = sub.add_parser("health", help="is the bot running and on time? exit 0 if so, 1 if not")
     health.add_argument("--json", action="store_true", help="the figures as JSON")
     health.add_argument("--quiet", action="store_true", help="print only problems")
@@ -229,6 +235,30 @@ async def forget_user(settings: Settings, user: str, yes: bool) -> int:
         await core.close()
 
 
+async def access_command(settings: Settings, verb: str, user: str) -> int:
+    """Revoke or grant one leader's access; their data stays (see export and forget)."""
+    from bot.store import telegram as tgrepo
+    from bot.store.db import Store
+
+    leader_id = user if ":" in user else f"tg:{user}"
+    via = tgrepo.REVOKED if verb == "revoke" else tgrepo.GRANTED
+    store = await Store.open(settings.database_path)
+    try:
+        async with store.transaction() as tx:
+            found = await tgrepo.set_admission(tx, leader_id, via, iso(SystemClock().now()))
+    finally:
+        await store.close()
+    if not found:
+        print(f"no leader with id {leader_id!r}", file=sys.stderr)
+        return 1
+    if verb == "revoke":
+        print(f"{leader_id}: access closed; pending messages cancelled; their data is kept "
+              "(tillidsbot export / forget)")
+    else:
+        print(f"{leader_id}: access open again; the weekly reflection is planned anew")
+    return 0
+
+
 def health_command(settings: Settings, as_json: bool, quiet: bool,
                    clock: Clock | None = None) -> int:
     """Print the health check; 0 when healthy, 1 when not."""
@@ -319,6 +349,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     if args.command == "invite":  # before importing the app: invites need only the store
         return asyncio.run(invite_command(settings, args))
+    if args.command == "access":
+        return asyncio.run(access_command(settings, args.access_command, args.user))
     if args.command == "health":  # also before the app: it runs every minute in a container
         return health_command(settings, args.json, args.quiet)
     from bot.app import configure_logging, run_console

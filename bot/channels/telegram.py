@@ -504,7 +504,7 @@ class TelegramChannel:
         admission = await self.gate.admit(who.leader_id, user.id, who.chat_id,
                                           user.language_code, code)
         if not admission.allowed:
-            await self._refuse(update, user.language_code)
+            await self._refuse(update, user.language_code, closed=admission.closed)
             return
         seen = await self._claim(update)
         if seen == "done":
@@ -616,9 +616,11 @@ class TelegramChannel:
         await self.app.bot.send_message(message.chat.id, self.service.ui("tg_private_only", lang),
                                         reply_markup=markup)
 
-    async def _refuse(self, update: Update, language_code: str | None) -> None:
+    async def _refuse(self, update: Update, language_code: str | None,
+                      closed: bool = False) -> None:
         """A polite refusal in the person's language, to a message or a button only and at
-        most once a minute however many they send; nothing about them is stored."""
+        most once a minute however many they send; nothing about them is stored (a leader whose
+        access was closed hears where their kept data can be had)."""
         user = update.effective_user
         assert user is not None
         lang = language_for(language_code, self.service.dialogues.languages)
@@ -629,7 +631,8 @@ class TelegramChannel:
         elif update.message is None:
             return  # an edit, starting or blocking the bot: nothing to answer
         if self.refusals.ready(user.id, self.clock.now()):
-            await self.app.bot.send_message(user.id, self.service.ui("tg_refused", lang))
+            key = "tg_access_closed" if closed else "tg_refused"
+            await self.app.bot.send_message(user.id, self.service.ui(key, lang))
 
     async def _on_error(self, update: object, context: Context) -> None:
         """Log the update id and the error's type and place, tell the leader, keep their place."""

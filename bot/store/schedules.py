@@ -246,10 +246,13 @@ async def leaders_without_nudge(
     """(leader_id, timezone, settings) of leaders without an upcoming nudge (or only new ones)."""
     sql = ("SELECT l.leader_id, l.timezone, l.settings FROM leaders l WHERE NOT EXISTS ("
            "SELECT 1 FROM schedules s WHERE s.leader_id = l.leader_id AND s.kind = 'nudge' "
-           "AND s.status IN ('pending', 'sending'))")
+           "AND s.status IN ('pending', 'sending')) "
+           # A leader shut out by the operator gets no weekly reflection.
+           "AND COALESCE(l.admitted_via, '') != 'revoked'")
     params: list[Any] = []
     if since is not None:
-        sql += " AND l.created_at >= ?"
+        # New leaders, and ones changed since (a leader let in again by the operator).
+        sql += " AND l.updated_at >= ?"
         params.append(since)
     async with conn.execute(sql, params) as cur:
         rows = await cur.fetchall()

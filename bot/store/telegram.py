@@ -95,3 +95,38 @@ async def use_invite(conn: aiosqlite.Connection, code: str) -> bool:
         "UPDATE invites SET uses = uses + 1 WHERE code = ? AND revoked_at IS NULL "
         "AND (max_uses IS NULL OR uses < max_uses)", (code,))
     return cur.rowcount == 1
+
+
+# ---- how leaders were let in (migration 0010) -------------------------------------------------
+
+INVITED, GRANTED, REVOKED = "invite", "granted", "revoked"
+
+
+async def admitted_via(conn: aiosqlite.Connection, leader_id: str) -> tuple[bool, str | None]:
+    """(whether the leader exists, how they were let in: None = by the list or open mode)."""
+    async with conn.execute("SELECT admitted_via FROM leaders WHERE leader_id = ?",
+                            (leader_id,)) as cur:
+        row = await cur.fetchone()
+    return (False, None) if row is None else (True, None if row[0] is None else str(row[0]))
+
+
+async def set_admission(conn: aiosqlite.Connection, leader_id: str, via: str | None,
+                        now: str) -> bool:
+    """Record how a leader is let in; a revoked leader's pending messages are cancelled."""
+    cur = await conn.execute("UPDATE leaders SET admitted_via = ?, updated_at = ? "
+                             "WHERE leader_id = ?", (via, now, leader_id))
+    if via == REVOKED:
+        await conn.execute(
+            "UPDATE schedules SET status = 'cancelled', updated_at = ?, note = 'access closed' "
+            "WHERE leader_id = ? AND status = 'pending'", (now, leader_id))
+    return cur.rowcount > 0
+
+
+async def unlisted_leaders(conn: aiosqlite.Connection, prefix: str,
+                           listed: set[str]) -> list[str]:
+    """Leaders of one channel let in by the list (or open mode) whom it no longer names."""
+    async with conn.execute(
+            "SELECT leader_id FROM leaders WHERE admitted_via IS NULL AND leader_id >= ? "
+            "AND leader_id < ?", (prefix, prefix + "\uffff")) as cur:
+        rows = await cur.fetchall()
+    return [str(r[0]) for r in rows if str(r[0]) not in listed]
