@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import tempfile
 from pathlib import Path
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP}  # link() refused by the file system
 
 
 def private_dir(path: Path) -> Path:
@@ -38,3 +41,43 @@ def write_private(path: Path, data: bytes) -> Path:
         os.close(fd)
     os.replace(partial, path)
     return path
+
+
+def publish_private(path: Path, data: bytes) -> bool:
+    """Create an owner-only file holding data unless one exists; False if another got there first.
+
+    Written and synced under a unique name beside it, then hard-linked into place: the file
+    appears whole or not at all, and of two writers at once only the first one's lands (a
+    rename would let the second silently replace a file the first is already using).
+    """
+    private_dir(path.parent)
+    fd, aside = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as out:  # mkstemp opened it 0600
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in _NO_LINKS:
+                raise
+            # A file system without hard links: still whole or nothing, but two writers in the
+            # same instant could each keep their own (a restart then reads the last one).
+            os.replace(aside, path)
+        _sync_dir(path.parent)
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(aside)
+
+
+def _sync_dir(path: Path) -> None:
+    """Make a new directory entry durable (a crash right after must not lose it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 from bot.config import Settings
+from bot.private_files import publish_private
 
 SECRET_BYTES = 32
 
@@ -27,10 +27,8 @@ def load_secret(settings: Settings) -> bytes:
     if str(settings.database_path) == ":memory:":
         return secrets.token_bytes(SECRET_BYTES)
     path = secret_path(settings.database_path)
-    if path.exists():
-        return path.read_bytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_bytes(SECRET_BYTES))
+    if not path.exists():
+        # Two first starts at once: only one salt lands, and the other process reads it
+        # (the file appears complete, so there is nothing half-written to read).
+        publish_private(path, secrets.token_bytes(SECRET_BYTES))
     return path.read_bytes()
