@@ -327,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return _main(argv)
-    except StoreError as exc:
+    except (StoreError, ConfigError) as exc:  # ConfigError: e.g. a team salt too short to use
         print(f"tillidsbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: everything said so far is already committed

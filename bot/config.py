@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 # Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and - as a webhook secret token.
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# A shorter team salt could be guessed, and then the members' hashes reversed (bot/team/secret.py).
+MIN_TEAM_SALT_CHARS = 16
 
 
 class ConfigError(Exception):
@@ -101,6 +103,15 @@ class Settings(BaseModel):
         """What Telegram accepts as secret_token."""
         if value is not None and not _SECRET.match(value):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("team_salt")
+    @classmethod
+    def _salt(cls, value: str | None) -> str | None:
+        """Long enough not to be guessed; the message never repeats the value (it is a secret)."""
+        if value is not None and len(value) < MIN_TEAM_SALT_CHARS:
+            raise ValueError(f"must be at least {MIN_TEAM_SALT_CHARS} characters "
+                             "(a long random string, e.g. from `openssl rand -hex 32`)")
         return value
 
     @field_validator("access_mode", mode="before")
