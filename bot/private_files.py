@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -81,3 +85,23 @@ def _sync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_private(path: Path) -> bytes:
+    """Read a file only its owner should read, first making it owner-only if it is not."""
+    with path.open("rb") as handle:
+        if stat.S_IMODE(os.fstat(handle.fileno()).st_mode) & 0o077:
+            _tighten(handle.fileno(), path)
+        return handle.read()
+
+
+def _tighten(fd: int, path: Path) -> None:
+    """chmod 0600 an open file that group or others could read or write, and say so."""
+    try:
+        os.fchmod(fd, FILE_MODE)
+    except OSError:  # not ours, or a read-only mount: tell, but carry on
+        log.warning("%s could be read by others and cannot be made owner-only (0600) by this "
+                    "user; fix its permissions", path)
+        return
+    # Someone copied or restored it without its mode: others may already have read it.
+    log.warning("%s could be read by others; made it owner-only (0600)", path)

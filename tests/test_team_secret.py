@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import secrets
 import subprocess
@@ -146,3 +147,25 @@ def test_the_cli_refuses_an_empty_salt_file_with_one_line(tmp_path: Path) -> Non
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert "Traceback" not in done.stderr
     assert lines[-1].startswith("tillidsbot: ") and str(secret_path(db)) in lines[-1]
+
+
+# ---- T2: a salt file others can read --------------------------------------------------------
+
+
+@pytest.mark.parametrize("loose", [0o644, 0o640, 0o666])
+def test_a_salt_file_others_can_read_is_made_owner_only_with_a_warning(
+        tmp_path: Path, loose: int, caplog: pytest.LogCaptureFixture) -> None:
+    db = tmp_path / "bot.db"
+    salt = secrets.token_bytes(32)
+    secret_path(db).write_bytes(salt)
+    os.chmod(secret_path(db), loose)
+    with caplog.at_level(logging.DEBUG):
+        assert load_secret(Settings(database_path=db)) == salt
+    assert mode(secret_path(db)) == 0o600
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "0600" in warnings[0].getMessage()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert salt.hex() not in logged and repr(salt) not in logged
+    caplog.clear()
+    load_secret(Settings(database_path=db))  # owner-only now: nothing more to say
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

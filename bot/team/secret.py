@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 
 from bot.config import ConfigError, Settings
-from bot.private_files import publish_private
+from bot.private_files import publish_private, read_private
 
 SECRET_BYTES = 32
 # Fewer bytes could be guessed, and then every hash in a copy of the database reversed.
@@ -33,7 +33,7 @@ def load_secret(settings: Settings) -> bytes:
         # Two first starts at once: only one salt lands, and the other process reads it
         # (the file appears complete, so there is nothing half-written to read).
         publish_private(path, secrets.token_bytes(SECRET_BYTES))
-    return _long_enough(path.read_bytes(), f"the team salt file {path}")
+    return _long_enough(read_private(path), f"the team salt file {path}")
 
 
 def _long_enough(secret: bytes, source: str) -> bytes:
