@@ -819,3 +819,126 @@ async def test_a_wizard_closes_when_its_group_moves(world: World) -> None:
     assert wizard_state(world) == [("replaced", 0, 1)]
     with sqlite3.connect(world.db) as db:
         assert db.execute("SELECT chat_id FROM team_setup_wizards").fetchall() == [(SUPERGROUP,)]
+
+
+# ---- the admin who opened a round is kept only until they have its result -------------------
+
+
+def rows_holding(db: Path, value: str) -> dict[str, int]:
+    """Scan EVERY table and column (found from sqlite_master) for a value, as test_forget does."""
+    conn = sqlite3.connect(db)
+    found: dict[str, int] = {}
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    for table in names:
+        columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+        tests = " OR ".join(f'CAST("{col}" AS TEXT) LIKE ?' for col in columns)
+        count = conn.execute(f'SELECT count(*) FROM "{table}" WHERE {tests}',
+                             [f"%{value}%"] * len(columns)).fetchone()[0]
+        if count:
+            found[table] = count
+    conn.close()
+    return found
+
+
+async def _round_to_its_vote(world: World) -> None:
+    """A round with enough examples and votes, its vote time over but not yet closed."""
+    await _governance_round(world, {M1: [("red", "Kvartalsrapporten")],
+                                    M2: [("red", "Ugeskemaet")],
+                                    M3: [("green", "Morgenmødet")]})
+    world.clock.advance(timedelta(days=2))
+    await world.service.tick()  # the vote opens
+    for member in MEMBERS[:3]:
+        vote = world.gateway.in_chat(GROUP)[-1]
+        await world.service.button(GROUP, member, vote.message.buttons[0][0].data)
+    world.clock.advance(timedelta(hours=48))
+
+
+def told(world: World) -> list[Sent]:
+    """The round results the admin got privately."""
+    return [s for s in world.gateway.in_chat(ADMIN) if "Resultatet af runden" in s.message.text]
+
+
+async def test_once_the_admin_has_the_result_no_row_holds_their_id(world: World) -> None:
+    await _round_to_its_vote(world)
+    assert rows_holding(world.db, ADMIN) == {"team_gov_leaders": 1}  # needed until then
+    await world.service.tick()
+    assert len(told(world)) == 1
+    assert rows_holding(world.db, ADMIN) == {}
+    for _ in range(2):
+        await world.service.tick()
+    assert len(told(world)) == 1
+    with sqlite3.connect(world.db) as db:
+        assert db.execute("SELECT status, notified FROM team_gov_rounds").fetchall() == [
+            ("closed", 1)]
+        assert db.execute("SELECT COUNT(*) FROM team_sends").fetchone()[0] == 0
+
+
+async def test_a_failed_result_keeps_the_admin_until_it_is_sent(world: World) -> None:
+    await _round_to_its_vote(world)
+    world.gateway.unreachable.add(ADMIN)
+    await world.service.tick()
+    assert not told(world) and rows_holding(world.db, ADMIN) == {"team_gov_leaders": 1}
+    world.gateway.unreachable.clear()
+    await world.service.tick()  # retried on the next tick
+    assert len(told(world)) == 1 and rows_holding(world.db, ADMIN) == {}
+
+
+async def test_giving_up_on_telling_the_admin_forgets_them_too(world: World) -> None:
+    await _round_to_its_vote(world)
+    world.gateway.unreachable.add(ADMIN)
+    await world.service.tick()
+    world.clock.advance(timedelta(days=1, minutes=1))  # past NOTIFY_GIVE_UP
+    await world.service.tick()
+    world.gateway.unreachable.clear()
+    await world.service.tick()
+    assert not told(world) and rows_holding(world.db, ADMIN) == {}
+
+
+async def test_a_crash_while_telling_the_admin_forgets_them_at_the_next_start(
+        world: World) -> None:
+    await _round_to_its_vote(world)
+    await crash_during(world, world.service.tick())
+    assert len(told(world)) == 1
+    await world.service.tick()  # the mark left by the dead process is settled as sent
+    assert len(told(world)) == 1 and rows_holding(world.db, ADMIN) == {}
+
+
+async def test_a_group_that_removed_the_bot_mid_round_forgets_its_admin(world: World) -> None:
+    await _governance_round(world, {M1: [("red", "Kvartalsrapporten")],
+                                    M2: [("red", "Ugeskemaet")],
+                                    M3: [("green", "Morgenmødet")]})
+    world.gateway.removed_from.add(GROUP)
+    world.clock.advance(timedelta(days=2))
+    await world.service.tick()  # posting the vote finds the group gone: the round is cut short
+    assert rows_holding(world.db, ADMIN) == {}
+    await world.service.tick()
+    assert not world.gateway.in_chat(ADMIN)[1:]  # only the hello when it opened
+
+
+async def test_upgrading_forgets_the_admins_of_rounds_already_told(tmp_path: Path) -> None:
+    """Rows an earlier version kept after the result went out are deleted by migration 0011;
+    a round whose admin is still to be told keeps its row."""
+    from bot.store.db import migrations
+
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    for number, sql in migrations():
+        if number < 11:
+            conn.executescript(sql)
+    conn.execute("PRAGMA user_version = 10")
+    conn.execute("INSERT INTO team_groups (chat_id, created_at, updated_at) VALUES (?, 'x', 'x')",
+                 (GROUP,))
+    for round_id, notified in ((1, 1), (2, 0)):
+        conn.execute("INSERT INTO team_gov_rounds (id, chat_id, token, status, language, "
+                     "opened_at, collect_until, vote_hours, notified) VALUES "
+                     "(?, ?, ?, 'closed', 'da', 'x', 'x', 48, ?)",
+                     (round_id, GROUP, f"tok{round_id}", notified))
+        conn.execute("INSERT INTO team_gov_leaders (round_id, leader_chat) VALUES (?, ?)",
+                     (round_id, f"{ADMIN}{round_id}"))
+    conn.commit()
+    conn.close()
+    store = await Store.open(db)
+    await store.close()
+    assert rows_holding(db, f"{ADMIN}1") == {}
+    assert rows_holding(db, f"{ADMIN}2") == {"team_gov_leaders": 1}

@@ -56,7 +56,7 @@ class Round:
     token: str
     status: str
     language: str
-    leader_chat: str | None  # None once the leader had their data erased
+    leader_chat: str | None  # None once told the result, or erased with their data
     opened_at: str
     collect_until: str
     vote_hours: int
@@ -151,9 +151,10 @@ async def retire_group(conn: aiosqlite.Connection, chat_id: str, now: str) -> No
             (chat_id,)) as cur:
         rounds = [int(r[0]) for r in await cur.fetchall()]
     for round_id in rounds:
-        await conn.execute("UPDATE team_gov_rounds SET status = 'closed', closed_at = ?, "
-                           "notified = 1 WHERE id = ?", (now, round_id))
+        await conn.execute("UPDATE team_gov_rounds SET status = 'closed', closed_at = ? "
+                           "WHERE id = ?", (now, round_id))
         await forget_round_inputs(conn, round_id, votes=True)
+        await leader_told(conn, round_id)  # nobody will be told about a round cut short
 
 
 async def due_groups(conn: aiosqlite.Connection, now: str) -> list[Group]:
@@ -321,6 +322,16 @@ async def set_round(conn: aiosqlite.Connection, round_id: int, **fields: Any) ->
     assignments = ", ".join(f"{k} = ?" for k in fields)
     await conn.execute(f"UPDATE team_gov_rounds SET {assignments} WHERE id = ?",
                        (*values, round_id))
+
+
+async def leader_told(conn: aiosqlite.Connection, round_id: int) -> None:
+    """The round's result went to its leader, or never will: mark it and forget who they were.
+
+    The admin who opened a round need not be a leader of the bot, so nothing would ever let
+    them export or erase their chat id; it is kept only as long as it is needed.
+    """
+    await conn.execute("UPDATE team_gov_rounds SET notified = 1 WHERE id = ?", (round_id,))
+    await conn.execute("DELETE FROM team_gov_leaders WHERE round_id = ?", (round_id,))
 
 
 async def add_example(conn: aiosqlite.Connection, round_id: int, example_id: str, colour: str,

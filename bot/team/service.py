@@ -287,7 +287,7 @@ class TeamService:
                     if pulse is not None and pulse.status == "closing":
                         await repo.set_pulse(tx, pulse.id, status="closed")
                 elif kind == "notify":
-                    await repo.set_round(tx, int(number), notified=1)
+                    await repo.leader_told(tx, int(number))
                 await repo.unmark_send(tx, key)
         if keys:
             log.warning("%d team message(s) were being sent when the bot stopped; recorded as "
@@ -1117,10 +1117,10 @@ class TeamService:
                 return
             group = await repo.get_group(tx, found.chat_id)
             if found.leader_chat is None:
-                await repo.set_round(tx, round_id, notified=1)  # the leader was forgotten
+                await repo.leader_told(tx, round_id)  # the leader had their data erased
                 return
             if found.closed_at and parse_iso(found.closed_at) + NOTIFY_GIVE_UP < self.clock.now():
-                await repo.set_round(tx, round_id, notified=1)
+                await repo.leader_told(tx, round_id)
                 log.warning("gave up telling the leader of round %d the result", round_id)
                 return
         assert group is not None
@@ -1131,7 +1131,7 @@ class TeamService:
                 return
             await self._gw().send(found.leader_chat, OutMessage(text=text, kind="summary"))
             async with self.store.transaction() as tx:
-                await repo.set_round(tx, round_id, notified=1)
+                await repo.leader_told(tx, round_id)
 
     # ---- a group that became a supergroup -----------------------------------------------------
 
