@@ -86,8 +86,8 @@ async def test_every_kind_of_update_from_a_stranger_leaves_nothing(
             api.deliver(member_update(api, stranger, "kicked"))  # blocked the bot
         texts = api.sent_texts(STRANGER)
     # One polite refusal is enough: not one per update, and none for START or blocking.
-    # ("/start gov_" is a team member's link, answered by the team feature.)
-    unknown_link = real_dialogues.strings("team_gov_unknown_link", "da")
+    # ("/start gov_" is a team member's link, answered by the team feature in their language.)
+    unknown_link = real_dialogues.strings("team_gov_unknown_link", "en")
     assert sorted(texts) == sorted([refused, unknown_link])
     assert await traces_of(db, STRANGER) == {}
     assert every_table_empty_of_people(db) == {}

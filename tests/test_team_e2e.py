@@ -298,3 +298,17 @@ async def test_an_anonymous_admin_opens_a_governance_round(
             assert texts[1:] == [ui("team_gov_leader_anonymous", "da")]
             # No private result is owed to anyone, so the round stores no leader.
             assert query(db, "SELECT COUNT(*) FROM team_gov_leaders") == [(0,)]
+
+
+async def test_an_unknown_round_link_is_answered_in_the_members_telegram_language(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    ui = real_dialogues.strings
+    db = tmp_path / "bot.db"
+    async with BotApiStandIn() as api:
+        team = Team(api, db)
+        kari = api.user(5300000001, "Kari", "nb")
+        james = api.user(5300000002, "James", "en")
+        async with InProcessBot(api, db, clock=ManualClock(START)):
+            for member, lang in ((kari, "nb"), (james, "en"), (team.members[0], "da")):
+                await team.say(member, "/start gov_nosuchround", private=True)
+                assert api.sent_texts(member.id)[-1] == ui("team_gov_unknown_link", lang)

@@ -942,3 +942,30 @@ async def test_upgrading_forgets_the_admins_of_rounds_already_told(tmp_path: Pat
     await store.close()
     assert rows_holding(db, f"{ADMIN}1") == {}
     assert rows_holding(db, f"{ADMIN}2") == {"team_gov_leaders": 1}
+
+
+# ---- members who are not leaders hear their own Telegram language -------------------------
+
+
+@pytest.mark.parametrize(("code", "lang"), [("en", "en"), ("en-GB", "en"), ("nb", "nb"),
+                                            ("no", "nb"), ("nn", "nb"), ("da", "da"),
+                                            ("de", "da"), (None, "da")])
+async def test_an_unknown_round_link_is_answered_in_the_members_language(
+        world: World, code: str | None, lang: str) -> None:
+    assert await world.service.private_start(M1, M1, "gov_nope", code)
+    assert world.gateway.texts()[-1] == world.service.ui("team_gov_unknown_link", lang)
+
+
+async def test_stale_buttons_nothing_else_knows_a_language_for_use_the_members(
+        world: World) -> None:
+    ui = world.service.ui
+    assert await world.service.button(M1, M1, "tg:nope:r", "en") == ui("team_toast_stale", "en")
+    assert await world.service.button(M1, M1, "tg:x", "nb") == ui("team_toast_stale", "nb")
+    # A group never set up has no language of its own.
+    assert await world.service.button(GROUP, M1, "tp:99:t:3", "en") == ui(
+        "team_toast_stale", "en")
+    assert await world.service.button(GROUP, M1, "tv:99:1:r", "nn") == ui(
+        "team_toast_stale", "nb")
+    assert await world.service.button(GROUP, M1, "tw:99:1:x", "en") == ui(
+        "team_toast_wizard_closed", "en")
+    assert await world.service.button(GROUP, M1, "zz:1", "en") == ui("team_toast_stale", "en")

@@ -313,7 +313,7 @@ class TeamService:
         sub = words[0].lower() if words else "help"
         async with self.store.transaction() as tx:
             group = await repo.get_group(tx, chat_id)
-        lang = group.language if group else language_for(language_code, TEAM_LANGUAGES)
+        lang = group.language if group else member_language(language_code)
         admin = is_admin if is_admin is not None else await self._gw().is_admin(chat_id, user_id)
         if not admin:
             # Once a minute per group at most: members typing /checkin again and again must not
@@ -603,10 +603,11 @@ class TeamService:
             log.info("team pulse %d opened on schedule", pulse.id)
             await self._post_pulse(pulse.id)
 
-    async def _pulse_button(self, chat_id: str, user_id: str, parts: list[str]) -> str:
+    async def _pulse_button(self, chat_id: str, user_id: str, parts: list[str],
+                            fallback: str) -> str:
         """A member answers (or changes an answer); returns the private confirmation."""
         if len(parts) != 3 or not parts[0].isdigit() or parts[1] not in ("t", "m"):
-            return self.ui("team_toast_stale", "da")
+            return self.ui("team_toast_stale", fallback)
         trust = int(parts[2]) if parts[1] == "t" and parts[2] in {"1", "2", "3", "4", "5"} else None
         meaning = MEANING_CODES.get(parts[2]) if parts[1] == "m" else None
         async with self.store.transaction() as tx:
@@ -615,7 +616,7 @@ class TeamService:
             pulse = await repo.get_pulse(tx, int(parts[0]))
             if pulse is None or pulse.chat_id != chat_id or (trust is None and meaning is None):
                 group = await repo.get_group(tx, chat_id)
-                return self.ui("team_toast_stale", group.language if group else "da")
+                return self.ui("team_toast_stale", group.language if group else fallback)
             if pulse.status not in ("opening", "open") or (
                     parse_iso(pulse.closes_at) <= self.clock.now()):
                 return self.ui("team_toast_closed", pulse.language)
@@ -823,8 +824,10 @@ class TeamService:
                 [Button(label=self.ui("team_gov_green_button", lang),
                         data=f"tg:{found.token}:g")]]
 
-    async def private_start(self, chat_id: str, user_id: str, payload: str) -> bool:
-        """A member arrived through a round's deep link; False if the payload is not ours."""
+    async def private_start(self, chat_id: str, user_id: str, payload: str,
+                            language_code: str | None = None) -> bool:
+        """A member arrived through a round's deep link; False if the payload is not ours.
+        With no round to take a language from, the member's own is used."""
         if not payload.startswith("gov_"):
             return False
         now = self.clock.now()
@@ -835,8 +838,8 @@ class TeamService:
             if found is not None and open_:
                 await repo.set_draft(tx, self._key("draft", user_id), found.id, None, iso(now))
         if found is None:
-            await self._gw().send(chat_id, OutMessage(text=self.ui("team_gov_unknown_link",
-                                                                   "da")))
+            await self._gw().send(chat_id, OutMessage(text=self.ui(
+                "team_gov_unknown_link", member_language(language_code))))
         elif not open_:
             await self._gw().send(chat_id, OutMessage(text=self.ui("team_gov_round_closed",
                                                                    found.language)))
@@ -846,10 +849,11 @@ class TeamService:
                 buttons=self._colour_buttons(found)))
         return True
 
-    async def _colour_button(self, chat_id: str, user_id: str, parts: list[str]) -> str:
+    async def _colour_button(self, chat_id: str, user_id: str, parts: list[str],
+                             fallback: str) -> str:
         """A member chose red or green for the example they are about to write."""
         if len(parts) != 2 or parts[1] not in COLOUR_CODES:
-            return self.ui("team_toast_stale", "da")
+            return self.ui("team_toast_stale", fallback)
         now = self.clock.now()
         async with self.store.transaction() as tx:
             found = await repo.round_by_token(tx, parts[0])
@@ -859,7 +863,7 @@ class TeamService:
                 await repo.set_draft(tx, self._key("draft", user_id), found.id,
                                      COLOUR_CODES[parts[1]], iso(now))
         if found is None:
-            return self.ui("team_toast_stale", "da")
+            return self.ui("team_toast_stale", fallback)
         if not open_:
             await self._gw().send(chat_id, OutMessage(text=self.ui("team_gov_round_closed",
                                                                    found.language)))
@@ -876,7 +880,8 @@ class TeamService:
         return draft is not None and created is not None and (
             parse_iso(created) + DRAFT_LIFETIME > self.clock.now())
 
-    async def private_text(self, chat_id: str, user_id: str, text: str | None) -> bool:
+    async def private_text(self, chat_id: str, user_id: str, text: str | None,
+                           language_code: str | None = None) -> bool:
         """A member's example (text None: a photo, sticker…); False when no example is awaited."""
         now = self.clock.now()
         draft_key = self._key("draft", user_id)
@@ -895,7 +900,7 @@ class TeamService:
             if found is None or found.status != "collecting" or (
                     parse_iso(found.collect_until) <= now):
                 await repo.drop_draft(tx, draft_key)
-                lang = found.language if found else "da"
+                lang = found.language if found else member_language(language_code)
                 reply = OutMessage(text=self.ui("team_gov_round_closed", lang))
             elif draft[1] is None:
                 reply = OutMessage(text=self.ui("team_gov_pick_colour", found.language),
@@ -1044,18 +1049,19 @@ class TeamService:
                                  for code, v in VOTE_CODES.items()])
         return OutMessage(text=text, kind="prompt" if rows else "summary", buttons=rows)
 
-    async def _vote_button(self, chat_id: str, user_id: str, parts: list[str]) -> str:
+    async def _vote_button(self, chat_id: str, user_id: str, parts: list[str],
+                           fallback: str) -> str:
         """A member votes on a red example (or changes the vote)."""
         if len(parts) != 3 or not all(p.isdigit() for p in parts[:2]) or (
                 parts[2] not in VOTE_CODES):
-            return self.ui("team_toast_stale", "da")
+            return self.ui("team_toast_stale", fallback)
         async with self.store.transaction() as tx:
             chat_id = await repo.moved_to(tx, chat_id) or chat_id  # as for pulse answers
             found = await repo.get_round(tx, int(parts[0]))
             item = int(parts[1])
             reds = {i["n"] for i in (found.items or []) if i["colour"] == "red"} if found else set()
             if found is None or found.chat_id != chat_id or item not in reds:
-                return self.ui("team_toast_stale", found.language if found else "da")
+                return self.ui("team_toast_stale", found.language if found else fallback)
             if found.status != "voting" or (
                     found.vote_until and parse_iso(found.vote_until) <= self.clock.now()):
                 return self.ui("team_toast_closed", found.language)
@@ -1216,12 +1222,13 @@ class TeamService:
         async with self.store.transaction() as tx:
             await repo.set_wizard_message(tx, found.id, posted)
 
-    async def _wizard_button(self, chat_id: str, user_id: str, parts: list[str]) -> str:
+    async def _wizard_button(self, chat_id: str, user_id: str, parts: list[str],
+                             fallback: str) -> str:
         """An admin moves the wizard on (choice, back, cancel, save); returns the toast."""
         press = wizard.parse(parts)
         async with self.store.transaction() as tx:
             found = await repo.get_wizard(tx, press.wizard_id) if press else None
-        refusal = self._wizard_refusal(found, press, chat_id)
+        refusal = self._wizard_refusal(found, press, chat_id, fallback)
         if refusal is not None:
             return refusal
         assert found is not None and press is not None
@@ -1253,14 +1260,15 @@ class TeamService:
         return self.ui("team_toast_wizard_saved", group.language)
 
     def _wizard_refusal(self, found: repo.Wizard | None, press: wizard.Press | None,
-                        chat_id: str) -> str | None:
+                        chat_id: str, fallback: str) -> str | None:
         """The toast for a press that must change nothing (checked before Telegram is asked
         anything): unknown, altered or another group's data, a finished, replaced or
         abandoned wizard, or a screen that has moved on."""
         if found is None or press is None or found.chat_id != chat_id or (
                 found.status != "open") or (
                 parse_iso(found.updated_at) + WIZARD_LIFETIME < self.clock.now()):
-            return self.ui("team_toast_wizard_closed", wizard.lang_of(found) if found else "da")
+            return self.ui("team_toast_wizard_closed",
+                           wizard.lang_of(found) if found else fallback)
         if found.version != press.version:
             return self.ui("team_toast_wizard_moved", wizard.lang_of(found))
         if press.code not in wizard.offered(found):
@@ -1269,20 +1277,22 @@ class TeamService:
 
     # ---- buttons and the clock -----------------------------------------------------------------
 
-    async def button(self, chat_id: str, user_id: str, data: str) -> str:
+    async def button(self, chat_id: str, user_id: str, data: str,
+                     language_code: str | None = None) -> str:
         """Route a team button ('tp:', 'tv:', 'tg:', 'tw:'); returns the private confirmation
-        text (the toast)."""
+        text (the toast), in the presser's language when no group or round gives one."""
         prefix, _, rest = data.partition(":")
         parts = rest.split(":")
+        fallback = member_language(language_code)
         if prefix == "tp":
-            return await self._pulse_button(chat_id, user_id, parts)
+            return await self._pulse_button(chat_id, user_id, parts, fallback)
         if prefix == "tv":
-            return await self._vote_button(chat_id, user_id, parts)
+            return await self._vote_button(chat_id, user_id, parts, fallback)
         if prefix == "tg":
-            return await self._colour_button(chat_id, user_id, parts)
+            return await self._colour_button(chat_id, user_id, parts, fallback)
         if prefix == wizard.PREFIX:
-            return await self._wizard_button(chat_id, user_id, parts)
-        return self.ui("team_toast_stale", "da")
+            return await self._wizard_button(chat_id, user_id, parts, fallback)
+        return self.ui("team_toast_stale", fallback)
 
     async def tick(self) -> None:
         """Do what is due: post, open and close pulses, move rounds on, catch up live counts.
@@ -1315,6 +1325,11 @@ class TeamService:
             step = {"collecting": self._start_vote, "voting": self._close_vote,
                     "closed": self._notify_leader}[found.status]
             await self._guard(step(found.id), "moving a governance round on")
+
+
+def member_language(language_code: str | None) -> str:
+    """A member's language from Telegram's language_code ('no', 'nn', 'nb' → nb; else da)."""
+    return language_for(language_code, TEAM_LANGUAGES)
 
 
 def _zone(name: str) -> ZoneInfo:

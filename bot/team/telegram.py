@@ -130,7 +130,7 @@ class TeamTelegram:
         if query is None or query.message is None:
             return
         text = await self.team.button(str(query.message.chat.id), str(query.from_user.id),
-                                      query.data or "")
+                                      query.data or "", query.from_user.language_code)
         await _answer(query, text)
 
     # ---- private chats: members sending governance examples, who need not be leaders ----
@@ -155,19 +155,19 @@ class TeamTelegram:
         """Take a member's deep-link start, colour choice or example."""
         user = update.effective_user
         assert user is not None
-        uid = str(user.id)
+        uid, code = str(user.id), user.language_code  # members need not be leaders: no settings
         query = update.callback_query
         if query is not None:
-            await _answer(query, await self.team.button(uid, uid, query.data or ""))
+            await _answer(query, await self.team.button(uid, uid, query.data or "", code))
             return
         message = update.message
         if message is None:
             return
         command = parse_command(message.text) if message.text else None
         if command is not None:
-            await self.team.private_start(uid, uid, command[2])
+            await self.team.private_start(uid, uid, command[2], code)
             return
-        await self.team.private_text(uid, uid, message.text)
+        await self.team.private_text(uid, uid, message.text, code)
 
 
 async def _answer(query: Any, text: str) -> None:
