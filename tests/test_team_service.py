@@ -52,6 +52,7 @@ class RecordingGateway:
     entered: asyncio.Event = field(default_factory=asyncio.Event)
     hang_after_send: bool = False  # the message goes out, then the process "dies" in the call
     moved: dict[str, str] = field(default_factory=dict)  # group upgraded: old id -> new id
+    admin_checks: int = 0  # getChatMember calls
 
     async def send(self, chat_id: str, message: OutMessage) -> str | None:
         self.attempts += 1
@@ -80,6 +81,7 @@ class RecordingGateway:
         self.out.append(Sent("edit", chat_id, message, message_id, self.clock.now()))
 
     async def is_admin(self, chat_id: str, user_id: str) -> bool:
+        self.admin_checks += 1
         return user_id in self.admins
 
     def deep_link(self, payload: str | None = None) -> str:
@@ -786,6 +788,7 @@ async def test_two_admins_on_one_wizard_screen_move_it_on_once(world: World) -> 
         return await is_admin(chat_id, user_id)
 
     world.gateway.is_admin = held  # type: ignore[method-assign]
+    world.clock.advance(timedelta(seconds=61))  # past the admin cache: both presses ask
     toasts = await asyncio.gather(world.service.button(GROUP, ADMIN, weekly),
                                   world.service.button(GROUP, "7000000901", biweekly))
     assert sorted(toasts) == ["", world.service.ui("team_toast_wizard_moved", "da")]
@@ -969,3 +972,66 @@ async def test_stale_buttons_nothing_else_knows_a_language_for_use_the_members(
     assert await world.service.button(GROUP, M1, "tw:99:1:x", "en") == ui(
         "team_toast_wizard_closed", "en")
     assert await world.service.button(GROUP, M1, "zz:1", "en") == ui("team_toast_stale", "en")
+
+
+
+# ---- who is an admin is asked at most once a minute per person and group --------------------
+
+
+async def test_a_member_typing_checkin_again_and_again_is_checked_once_a_minute(
+        world: World) -> None:
+    for _ in range(10):
+        await world.service.command(GROUP, M1, "status")
+    assert world.gateway.admin_checks == 1
+    await world.service.command(GROUP, M2, "status")  # another person: asked for
+    await world.service.command("-1002", M1, "status")  # another group: asked for
+    assert world.gateway.admin_checks == 3
+    world.clock.advance(timedelta(seconds=61))
+    await world.service.command(GROUP, M1, "status")
+    assert world.gateway.admin_checks == 4
+
+
+async def test_a_demoted_admin_keeps_their_rights_for_at_most_a_minute(world: World) -> None:
+    refused = world.service.ui("team_admin_only", "da")
+    await world.service.command(GROUP, ADMIN, "setup weekly monday 09:00")
+    await world.service.command(GROUP, M1, "status")
+    assert world.gateway.texts()[-1] == refused
+    world.gateway.admins.discard(ADMIN)
+    world.gateway.admins.add(M1)
+    world.clock.advance(timedelta(seconds=59))
+    await world.service.command(GROUP, ADMIN, "status")  # still within the cache's minute
+    assert world.gateway.texts()[-1] != refused
+    posted_before = len(world.gateway.out)
+    await world.service.command(GROUP, M1, "status")  # promoted, but not yet known to be
+    assert len(world.gateway.out) == posted_before  # refused (quietly: once a minute)
+    world.clock.advance(timedelta(seconds=2))
+    await world.service.command(GROUP, ADMIN, "status")
+    assert world.gateway.texts()[-1] == refused
+    await world.service.command(GROUP, M1, "status")
+    assert world.gateway.texts()[-1] != refused and len(world.gateway.out) == posted_before + 2
+
+
+async def test_wizard_presses_by_one_member_ask_telegram_once_a_minute(world: World) -> None:
+    await world.service.command(GROUP, ADMIN, "setup")
+    wizard = world.gateway.in_chat(GROUP)[-1].message
+    data = wizard.buttons[0][0].data
+    checks = world.gateway.admin_checks
+    for _ in range(5):
+        toast = await world.service.button(GROUP, M1, data)
+        assert toast == world.service.ui("team_toast_wizard_admins", "da")
+    assert world.gateway.admin_checks == checks + 1
+
+
+def test_the_admin_cache_stays_small() -> None:
+    from bot.team.service import ADMIN_CACHE_SIZE, AdminCache
+
+    clock = ManualClock(START)
+    cache = AdminCache(clock)
+    for number in range(ADMIN_CACHE_SIZE * 3):
+        cache.put(GROUP, str(number), number % 2 == 0)
+    assert len(cache) == ADMIN_CACHE_SIZE
+    assert cache.get(GROUP, "0") is None  # the oldest went first
+    assert cache.get(GROUP, str(ADMIN_CACHE_SIZE * 3 - 2)) is True
+    assert cache.get(GROUP, str(ADMIN_CACHE_SIZE * 3 - 1)) is False
+    clock.advance(timedelta(seconds=61))
+    assert cache.get(GROUP, str(ADMIN_CACHE_SIZE * 3 - 2)) is None

@@ -1,8 +1,8 @@
 """The /checkin setup button wizard end to end: the real bot (PTB) against the Bot API stand-in.
 
 One group message is edited through cadence, weekday, time, time zone and language to a summary;
-only administrators (asked with getChatMember on every press) move it on; its state is in
-SQLite, so it survives a restart, and old, altered or concurrent presses change nothing.
+only administrators (checked with getChatMember, remembered for a minute) move it on; its state
+is in SQLite, so it survives a restart, and old, altered or concurrent presses change nothing.
 """
 
 from __future__ import annotations

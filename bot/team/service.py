@@ -48,6 +48,11 @@ DRAFT_LIFETIME = timedelta(hours=1)
 NOTIFY_GIVE_UP = timedelta(days=1)
 REFUSAL_INTERVAL = timedelta(minutes=1)  # 'admins only' at most this often per group
 WIZARD_LIFETIME = timedelta(days=1)  # a setup wizard left this long untouched is closed
+# Who is a group's admin is remembered this long, so members repeating /checkin or pressing
+# wizard buttons do not cost a getChatMember call each; the price: an admin who was just
+# demoted keeps their rights (and one just promoted waits) for at most this long.
+ADMIN_CACHE_TTL = timedelta(seconds=60)
+ADMIN_CACHE_SIZE = 1024  # (group, person) pairs; the oldest is forgotten first
 MEANING_CODES = {"y": "yes", "p": "partly", "n": "no"}
 VOTE_CODES = {"r": "remove", "c": "change", "a": "anchor"}
 COLOUR_CODES = {"r": "red", "g": "green"}
@@ -128,6 +133,36 @@ class GroupPacer:
         return len(self._recent(chat_id))
 
 
+class AdminCache:
+    """Whether a person is a group's admin, as Telegram last said, for ADMIN_CACHE_TTL."""
+
+    def __init__(self, clock: Clock, ttl: timedelta = ADMIN_CACHE_TTL,
+                 size: int = ADMIN_CACHE_SIZE) -> None:
+        """Empty; entries expire by the given clock."""
+        self.clock = clock
+        self.ttl = ttl
+        self.size = size
+        self._seen: dict[tuple[str, str], tuple[bool, datetime]] = {}  # insertion-ordered
+
+    def __len__(self) -> int:
+        """How many answers are remembered."""
+        return len(self._seen)
+
+    def get(self, chat_id: str, user_id: str) -> bool | None:
+        """The remembered answer, or None when there is none younger than the ttl."""
+        found = self._seen.get((chat_id, user_id))
+        if found is None or self.clock.now() - found[1] >= self.ttl:
+            return None
+        return found[0]
+
+    def put(self, chat_id: str, user_id: str, admin: bool) -> None:
+        """Remember an answer; past the size limit the oldest answer goes."""
+        self._seen.pop((chat_id, user_id), None)  # re-inserted last: it is the newest now
+        self._seen[(chat_id, user_id)] = (admin, self.clock.now())
+        while len(self._seen) > self.size:
+            del self._seen[next(iter(self._seen))]
+
+
 class TeamService:
     """Pulses and governance rounds for group chats."""
 
@@ -142,6 +177,7 @@ class TeamService:
         self.gateway = gateway
         self.pacer = GroupPacer(clock)
         self._refused: dict[str, datetime] = {}  # when a group last heard 'admins only'
+        self._admins = AdminCache(clock)
         # Live counts are edited from button presses and from the tick; one at a time, so the
         # same count is never sent twice (Telegram rejects an edit that changes nothing).
         self._count_lock = asyncio.Lock()
@@ -163,6 +199,14 @@ class TeamService:
         if self.gateway is None:
             raise RuntimeError("TeamService has no gateway attached")
         return self.gateway
+
+    async def _is_admin(self, chat_id: str, user_id: str) -> bool:
+        """Whether someone administers a group: Telegram's answer, at most ADMIN_CACHE_TTL old."""
+        known = self._admins.get(chat_id, user_id)
+        if known is None:
+            known = await self._gw().is_admin(chat_id, user_id)  # an error is not remembered
+            self._admins.put(chat_id, user_id, known)
+        return known
 
     def _key(self, scope: str, user_id: str) -> str:
         """A member's hash within one scope."""
@@ -314,7 +358,7 @@ class TeamService:
         async with self.store.transaction() as tx:
             group = await repo.get_group(tx, chat_id)
         lang = group.language if group else member_language(language_code)
-        admin = is_admin if is_admin is not None else await self._gw().is_admin(chat_id, user_id)
+        admin = is_admin if is_admin is not None else await self._is_admin(chat_id, user_id)
         if not admin:
             # Once a minute per group at most: members typing /checkin again and again must not
             # flood the group or spend the budget the pulse's live count needs.
@@ -1233,8 +1277,9 @@ class TeamService:
             return refusal
         assert found is not None and press is not None
         lang = wizard.lang_of(found)
-        # Asked on every press: admin rights can be taken away while a wizard is open.
-        if not await self._gw().is_admin(chat_id, user_id):
+        # Checked on every press, as rights can be taken away while a wizard is open (Telegram's
+        # answer is remembered for up to ADMIN_CACHE_TTL, so a demotion shows within a minute).
+        if not await self._is_admin(chat_id, user_id):
             return self.ui("team_toast_wizard_admins", lang)
         if self.pacer.used(chat_id) >= self.pacer.limit:
             return self.ui("team_toast_wizard_busy", lang)  # the group's minute is spent
