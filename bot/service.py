@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 MENU_PREFIX = "m:"
 DEFAULT_FOLLOWUP_TIME = time(9, 0)
+# The least time between a conversation and the follow-up it asked for on the same day.
+SAME_DAY_FOLLOWUP_DELAY = timedelta(hours=3)
 
 # Telegram language codes -> our languages; anything else falls back to Danish.
 LANGUAGE_CODES = {"da": "da", "nb": "nb", "no": "nb", "nn": "nb", "en": "en"}
@@ -404,8 +406,11 @@ class BotService:
         preferred = leader.settings.get("followup_time")
         at = time.fromisoformat(preferred) if preferred else DEFAULT_FOLLOWUP_TIME
         local = datetime.combine(date.fromisoformat(params["date"]), at, tzinfo=zone)
+        # A check-in today after the follow-up time: ask later today, not straight after the
+        # conversation that set it up (quiet hours may still move it to the morning).
+        due = max(local, self.clock.now() + SAME_DAY_FOLLOWUP_DELAY)
         await repo.add_schedule(
-            tx, leader.leader_id, "followup", iso(local), now,
+            tx, leader.leader_id, "followup", iso(due), now,
             conversation=params["conversation"], thread=params["thread"], tag=params.get("tag"),
             payload={"context": params.get("context", {}),
                      "from_conversation": params.get("from_conversation")},

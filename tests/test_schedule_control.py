@@ -272,8 +272,9 @@ def button_for(messages: list[OutMessage], value: str) -> str:
     raise AssertionError(f"no button {value!r} in {prompt}")
 
 
-async def delegate(h: Harness, checkin_days: str = "14") -> str:
-    """Run the real pre-delegation check through the service; return its thread."""
+async def delegate(h: Harness, checkin_days: str = "14", typed: str | None = None) -> str:
+    """Run the real pre-delegation check through the service (the check-in date pressed, or
+    typed); return its thread."""
     out = await h.command(1, "delegate")
     state = await session(h)
     assert state is not None
@@ -282,7 +283,7 @@ async def delegate(h: Harness, checkin_days: str = "14") -> str:
         ("press", "yes"), ("press", "yes"), ("press", "yes"),
         ("text", "Børnenes trivsel først"), ("text", "Åbningstiden ligger fast"),
         ("press", "recommends"), ("text", "Et kort møde hver fredag"), ("press", "2"),
-        ("press", "!skip"), ("press", checkin_days)]
+        ("press", "!skip"), ("text", typed) if typed else ("press", checkin_days)]
     for kind, value in steps:
         out = (await h.say(1, value) if kind == "text"
                else await h.press(1, button_for(out, value)))
@@ -306,6 +307,20 @@ async def test_a_follow_up_from_the_delegation_check_opens_at_the_chosen_date(
     async with h.core.store.conn.execute(
             "SELECT parent_thread FROM threads WHERE thread = ?", (opened.thread,)) as cur:
         assert (await cur.fetchone())[0] == thread
+    await h.close()
+
+
+async def test_a_check_in_today_is_asked_about_later_today_not_at_once(tmp_path: Path) -> None:
+    # Sunday 12:00 in Copenhagen: today's 09:00 follow-up time has passed.
+    h = await leader(tmp_path)
+    await h.press(1, "st:keep")
+    await delegate(h, typed="0")  # the check-in is today
+    [row] = [r for r in await h.rows(1) if r.kind == "followup"]
+    assert local(datetime.fromisoformat(row.due_at), CPH).strftime("%a %d %H:%M") == "Sun 29 15:00"
+    await h.step_until(SUNDAY_NOON + timedelta(hours=2))
+    assert followups_sent(h) == []  # not straight after the check itself
+    await h.step_until(SUNDAY_NOON + timedelta(hours=5))
+    assert followups_sent(h) == ["Sun 29 15:00"]
     await h.close()
 
 
