@@ -11,6 +11,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from bot.numbers import is_number
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # BotFather tokens look like "123456789:AAE...": digits, a colon, then URL-safe characters.
@@ -127,7 +129,7 @@ class Settings(BaseModel):
         if not isinstance(value, str):
             return value
         parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
-        if not all(p.isdigit() for p in parts):
+        if not all(is_number(p) for p in parts):
             raise ValueError("must be a comma-separated list of numeric Telegram user ids "
                              "(e.g. 12345678,87654321)")
         return frozenset(int(p) for p in parts)

@@ -557,3 +557,25 @@ def test_control_characters_are_dropped_from_an_answer_but_the_words_kept(
     drv.text("Mette\x00 og\x1b AB 👩‍💻\r\nlinje to\tslut")
     answer = next(e.params["value"] for e in drv.effects if e.kind == "answer")
     assert answer == "Mette og AB 👩‍💻\nlinje to\tslut"
+
+
+@pytest.mark.parametrize(("command", "data"), [
+    (None, "hi:p:²"), (None, "hi:t:²:thread"), (None, "hi:p:99999999999999999999999"),
+    (None, "st:fux:²"), (None, "st:fux:99999999999999999999999"), (None, "sz:²:hour"),
+    (None, "fg:yes:²"), ("settings", "reminder ²"),
+])
+async def test_forged_numbers_in_buttons_and_commands_get_a_clear_reply(
+        tmp_path: Path, command: str | None, data: str) -> None:
+    # '²' passes str.isdigit() but not int(); 23 digits pass int() but not SQLite's integers.
+    from tests.history_helpers import ALICE, make_core
+
+    core = await make_core(tmp_path)
+    await core.service.handle_command(ALICE, "delegate")
+    async with core.store.transaction() as tx:
+        before = await repo.load_session(tx, ALICE.leader_id)
+    out = await (core.service.handle_command(ALICE, command, data) if command
+                 else core.service.handle_input(ALICE, ButtonInput(data=data)))
+    assert out and out[0].text
+    async with core.store.transaction() as tx:
+        assert await repo.load_session(tx, ALICE.leader_id) == before
+    await core.close()

@@ -1035,3 +1035,18 @@ def test_the_admin_cache_stays_small() -> None:
     assert cache.get(GROUP, str(ADMIN_CACHE_SIZE * 3 - 1)) is False
     clock.advance(timedelta(seconds=61))
     assert cache.get(GROUP, str(ADMIN_CACHE_SIZE * 3 - 2)) is None
+
+
+@pytest.mark.parametrize("data", [
+    "tp:²:t:3", "tp:99999999999999999999999:t:3", "tv:²:1:r", "tv:1:99999999999999999999999:r",
+    "tw:²:1:x", "tw:1:99999999999999999999999:x", "tw:١:1:x",
+])
+async def test_forged_numbers_in_team_buttons_are_stale_not_a_crash(
+        world: World, data: str) -> None:
+    # '²' and '١' pass str.isdigit() but not int(); 23 digits pass int() but not SQLite.
+    await world.service.command(GROUP, ADMIN, "now")
+    before = len(world.gateway.out)
+    toast = await world.service.button(GROUP, ADMIN, data)
+    assert toast in {world.service.ui(key, "da") for key in
+                     ("team_toast_stale", "team_toast_wizard_closed")}, toast
+    assert len(world.gateway.out) == before

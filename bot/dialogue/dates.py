@@ -18,6 +18,8 @@ from typing import Literal
 from babel.dates import get_day_names, get_month_names
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.numbers import is_number
+
 # Month and weekday names as leaders write them, in every language the bot speaks.
 NAME_LOCALES = ("da", "nb", "en")
 # A typed number of days, weeks or months has at most this many digits ("om 999 dage").
@@ -25,11 +27,6 @@ MAX_COUNT_DIGITS = 3
 
 Unit = Literal["days", "weeks", "months"]
 UNITS: tuple[Unit, ...] = ("days", "weeks", "months")
-
-
-def is_number(text: str) -> bool:
-    """ASCII digits only: str.isdigit() also accepts '²' and '①', which int() cannot read."""
-    return text.isascii() and text.isdigit()
 
 
 def normalised(text: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from bot.dialogue.dates import DateWords, is_number, normalised, parse_date
+from bot.dialogue.dates import DateWords, normalised, parse_date
 from bot.dialogue.model import (
     BranchNode,
     ChoiceNode,
@@ -43,6 +43,7 @@ from bot.dialogue.state import (
     TrailEntry,
 )
 from bot.dialogue.strings import Strings
+from bot.numbers import small_int
 
 MAX_AUTO_STEPS = 200
 DONE = "!ok"
@@ -101,9 +102,10 @@ def callback_data(thread: str, step: int, node: str, value: str) -> str:
 def parse_callback(data: str) -> tuple[str, int, str, str] | None:
     """Split button data into its parts, or None when it is not ours."""
     parts = data.split(":", 3)
-    if len(parts) != 4 or not is_number(parts[1]):
+    step = small_int(parts[1]) if len(parts) == 4 else None
+    if step is None:
         return None
-    return parts[0], int(parts[1]), parts[2], parts[3]
+    return parts[0], step, parts[2], parts[3]
 
 
 class Engine:
@@ -212,9 +214,10 @@ class Engine:
                 return self._reject(state, lang, "stale_button")
             return self._accept(definition, state, node, int(value), lang, today)
         if isinstance(node, DateNode):
-            if not is_number(value) or int(value) not in node.quick_days:
+            days = small_int(value)
+            if days is None or days not in node.quick_days:
                 return self._reject(state, lang, "stale_button")
-            chosen = today + timedelta(days=int(value))
+            chosen = today + timedelta(days=days)
             return self._accept(definition, state, node, chosen.isoformat(), lang, today)
         return self._reject(state, lang, "stale_button")
 

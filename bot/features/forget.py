@@ -17,6 +17,7 @@ import aiosqlite
 
 from bot.dialogue.engine import DialogueError
 from bot.dialogue.state import Button, OutMessage
+from bot.numbers import small_int
 from bot.service import BotService, Request
 from bot.store import privacy
 
@@ -112,7 +113,8 @@ async def confirm(request: Request, hooks: ForgetHooks) -> list[OutMessage]:
                 question = service.engine.prompt(request.state, lang, service.today(leader))
         return [OutMessage(text=service.ui("forget_kept", lang)), *question]
     now = _minute(service.clock.now())
-    if verb != "yes" or not stamp.isdigit() or not 0 <= now - int(stamp) <= CONFIRM_MINUTES:
+    minute = small_int(stamp)
+    if verb != "yes" or minute is None or not 0 <= now - minute <= CONFIRM_MINUTES:
         return [OutMessage(text=service.ui("forget_expired", lang), kind="error")]
     await forget_leader(request.tx, leader.leader_id, hooks)
     service.store.scrub_after_commit()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.dialogue.state import Button, OutMessage
 from bot.features.common import day_text, kind_title, local
+from bot.numbers import small_int
 from bot.service import BotService, Request
 from bot.store import repo
 
@@ -32,11 +33,11 @@ async def show_history(request: Request) -> list[OutMessage]:
 async def history_button(request: Request) -> list[OutMessage]:
     """A page or conversation button; anything malformed is treated as a stale button."""
     verb, _, rest = request.args.partition(":")
-    if verb == "p" and rest.isdigit():
-        return await history_page(request, int(rest))
+    if verb == "p" and (number := small_int(rest)) is not None:
+        return await history_page(request, number)
     page, _, thread = rest.partition(":")
-    if verb == "t" and page.isdigit() and thread:
-        return await history_entry(request, int(page), thread)
+    if verb == "t" and (number := small_int(page)) is not None and thread:
+        return await history_entry(request, number, thread)
     return [OutMessage(text=request.service.ui("stale_button", request.leader.language),
                        kind="error")]
 

@@ -18,6 +18,7 @@ from bot.dialogue.engine import DialogueError
 from bot.dialogue.render import pick
 from bot.dialogue.state import Button, OutMessage
 from bot.features.onboarding import language_question
+from bot.numbers import small_int
 from bot.schedule import plan
 from bot.schedule.messages import SNOOZE_PREFIX, day_text, snooze_buttons, weekday_name, when_text
 from bot.schedule.times import (
@@ -163,7 +164,7 @@ class ScheduleSettings:
             span = parse_span(value)
             await self._save(req, quiet="off" if span is None else
                              f"{hhmm(span[0])}-{hhmm(span[1])}")
-        elif field == "reminder" and (value.lower() == "off" or value.isdigit()):
+        elif field == "reminder" and (value.lower() == "off" or small_int(value) is not None):
             hours = 0 if value.lower() == "off" else int(value)
             if hours > MAX_REMINDER_HOURS:
                 return [self._say(req, "sched_bad_hours", max=MAX_REMINDER_HOURS)]
@@ -391,7 +392,8 @@ class ScheduleSettings:
 
     async def _b_cancel_followup(self, req: Request, value: str) -> list[OutMessage] | None:
         """Call off one agreed follow-up."""
-        row = await schedules.get(req.tx, int(value)) if value.isdigit() else None
+        row_id = small_int(value)
+        row = await schedules.get(req.tx, row_id) if row_id is not None else None
         if (row is None or row.leader_id != req.leader.leader_id or row.kind != "followup"
                 or row.status != "pending"):
             return None
@@ -423,7 +425,8 @@ class ScheduleSettings:
     async def snooze_button(self, req: Request) -> list[OutMessage]:
         """'sz:<row>:<hour|tomorrow|week>' under a nudge or its reminder."""
         row_text, _, option_text = req.args.partition(":")
-        row = await schedules.get(req.tx, int(row_text)) if row_text.isdigit() else None
+        row_id = small_int(row_text)
+        row = await schedules.get(req.tx, row_id) if row_id is not None else None
         option = next((o for o in plan.SNOOZE_OPTIONS if o == option_text), None)
         if row is None or row.leader_id != req.leader.leader_id or option is None:
             return self._stale(req)

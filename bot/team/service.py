@@ -25,6 +25,7 @@ from babel.numbers import format_decimal
 from bot.clock import Clock, iso, parse_iso
 from bot.dialogue import Dialogues
 from bot.dialogue.state import Attachment, Button, OutMessage
+from bot.numbers import small_int
 from bot.schedule.times import find_zone
 from bot.service import language_for
 from bot.store import team as repo
@@ -650,7 +651,7 @@ class TeamService:
     async def _pulse_button(self, chat_id: str, user_id: str, parts: list[str],
                             fallback: str) -> str:
         """A member answers (or changes an answer); returns the private confirmation."""
-        if len(parts) != 3 or not parts[0].isdigit() or parts[1] not in ("t", "m"):
+        if len(parts) != 3 or small_int(parts[0]) is None or parts[1] not in ("t", "m"):
             return self.ui("team_toast_stale", fallback)
         trust = int(parts[2]) if parts[1] == "t" and parts[2] in {"1", "2", "3", "4", "5"} else None
         meaning = MEANING_CODES.get(parts[2]) if parts[1] == "m" else None
@@ -821,7 +822,7 @@ class TeamService:
                 await self._close_vote(found.id)
             return
         days = DEFAULT_GOV_DAYS
-        if args and args[0].isdigit():
+        if args and small_int(args[0]) is not None:
             days = min(max(int(args[0]), 1), MAX_GOV_DAYS)
         now = self.clock.now()
         async with self.store.transaction() as tx:
@@ -1096,7 +1097,7 @@ class TeamService:
     async def _vote_button(self, chat_id: str, user_id: str, parts: list[str],
                            fallback: str) -> str:
         """A member votes on a red example (or changes the vote)."""
-        if len(parts) != 3 or not all(p.isdigit() for p in parts[:2]) or (
+        if len(parts) != 3 or any(small_int(p) is None for p in parts[:2]) or (
                 parts[2] not in VOTE_CODES):
             return self.ui("team_toast_stale", fallback)
         async with self.store.transaction() as tx:

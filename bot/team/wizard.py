@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.dialogue.state import Button, OutMessage
 from bot.features.onboarding import TIMEZONES
+from bot.numbers import small_int
 from bot.store.team import Group, Wizard
 
 PREFIX = "tw"
@@ -48,9 +49,10 @@ def data(wizard: Wizard, code: str) -> str:
 
 def parse(parts: list[str]) -> Press | None:
     """The press behind callback data (after 'tw:'); None when it is not wizard-shaped."""
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or not parts[2]:
+    wizard_id, version = (small_int(p) for p in parts[:2]) if len(parts) == 3 else (None, None)
+    if wizard_id is None or version is None or not parts[2]:
         return None
-    return Press(int(parts[0]), int(parts[1]), parts[2])
+    return Press(wizard_id, version, parts[2])
 
 
 def lang_of(wizard: Wizard) -> str:
