@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -91,9 +92,9 @@ class Cooldown:
         """Let each key through once per interval; remember at most limit keys."""
         self.interval = interval
         self.limit = limit
-        self._last: dict[int, datetime] = {}
+        self._last: dict[Hashable, datetime] = {}
 
-    def ready(self, key: int, now: datetime) -> bool:
+    def ready(self, key: Hashable, now: datetime) -> bool:
         """True, and remembered, when key was not let through within the last interval."""
         self._forget_before(now - self.interval)
         if key in self._last:

@@ -22,6 +22,7 @@ import aiosqlite
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
+from bot.access import Cooldown
 from bot.clock import Clock, iso, parse_iso
 from bot.dialogue import Dialogues
 from bot.dialogue.state import Attachment, Button, OutMessage
@@ -47,7 +48,6 @@ VOTE_HOURS = 48
 MAX_EXAMPLES_PER_MEMBER = 5
 DRAFT_LIFETIME = timedelta(hours=1)
 NOTIFY_GIVE_UP = timedelta(days=1)
-REFUSAL_INTERVAL = timedelta(minutes=1)  # 'admins only' at most this often per group
 WIZARD_LIFETIME = timedelta(days=1)  # a setup wizard left this long untouched is closed
 # Who is a group's admin is remembered this long, so members repeating /checkin or pressing
 # wizard buttons do not cost a getChatMember call each; the price: an admin who was just
@@ -177,7 +177,7 @@ class TeamService:
         self._secret = secret
         self.gateway = gateway
         self.pacer = GroupPacer(clock)
-        self._refused: dict[str, datetime] = {}  # when a group last heard 'admins only'
+        self._refusals = Cooldown()  # groups that heard 'admins only' within the minute
         self._admins = AdminCache(clock)
         # Live counts are edited from button presses and from the tick; one at a time, so the
         # same count is never sent twice (Telegram rejects an edit that changes nothing).
@@ -363,11 +363,8 @@ class TeamService:
         if not admin:
             # Once a minute per group at most: members typing /checkin again and again must not
             # flood the group or spend the budget the pulse's live count needs.
-            last = self._refused.get(chat_id)
-            now = self.clock.now()
-            if (last is None or now - last >= REFUSAL_INTERVAL) and (
-                    self.pacer.used(chat_id) < self.pacer.limit):
-                self._refused[chat_id] = now
+            if (self.pacer.used(chat_id) < self.pacer.limit
+                    and self._refusals.ready(chat_id, self.clock.now())):
                 await self._reply(chat_id, self.ui("team_admin_only", lang))
             return
         rest = words[1:]
