@@ -18,7 +18,7 @@ from typing import Literal
 from babel.dates import get_day_names, get_month_names
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.numbers import is_number
+from bot.numbers import small_int
 
 # Month and weekday names as leaders write them, in every language the bot speaks.
 NAME_LOCALES = ("da", "nb", "en")
@@ -225,8 +225,9 @@ def _day_in_year(day: int, month: int, year: int | None, today: date) -> date | 
 
 def _written_date(text: str, today: date) -> date | None:
     """2026-12-15, 15.12.2026, 15/12 or a bare number of days; None otherwise."""
-    if is_number(text.strip()) and len(text.strip()) <= MAX_COUNT_DIGITS:
-        return today + timedelta(days=int(text.strip()))  # "1 4" is not 14 days
+    days = small_int(text.strip(), MAX_COUNT_DIGITS)  # "1 4" is not 14 days
+    if days is not None:
+        return today + timedelta(days=days)
     cleaned = text.strip().replace(" ", "")
     for pattern in _DATE_PATTERNS:
         match = pattern.match(cleaned)
@@ -258,9 +259,8 @@ def _without_prefix(phrase: str, prefixes: Iterable[str]) -> str:
 def _span_date(phrase: str, today: date, words: DateWords) -> date | None:
     """'om 2 uger', 'om en måned', 'in 3 days' (the 'om'/'in' may be left out)."""
     count_word, _, unit_word = _without_prefix(phrase, words.before_span).partition(" ")
-    if is_number(count_word) and len(count_word) <= MAX_COUNT_DIGITS:
-        count: int | None = int(count_word)
-    else:
+    count = small_int(count_word, MAX_COUNT_DIGITS)
+    if count is None:
         count = words.numbers.get(count_word)
     unit = words.units.get(unit_word)
     if count is None or unit is None:
