@@ -672,15 +672,7 @@ async def test_a_crash_after_publishing_a_result_never_publishes_it_again(world:
 
 
 async def test_a_crash_after_telling_the_leader_never_tells_them_again(world: World) -> None:
-    await _governance_round(world, {M1: [("red", "Kvartalsrapporten")],
-                                    M2: [("red", "Ugeskemaet")],
-                                    M3: [("green", "Morgenmødet")]})
-    world.clock.advance(timedelta(days=2))
-    await world.service.tick()  # the vote opens
-    for member in MEMBERS[:3]:
-        vote = world.gateway.in_chat(GROUP)[-1]
-        await world.service.button(GROUP, member, vote.message.buttons[0][0].data)
-    world.clock.advance(timedelta(hours=48))
+    await _round_to_its_vote(world)
     await crash_during(world, world.service.tick())
     told = [s for s in world.gateway.in_chat(ADMIN) if "Resultatet af runden" in s.message.text]
     assert len(told) == 1
