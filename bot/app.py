@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -64,7 +65,10 @@ class Core:
 # httpcore and httpx the Bot API URL with the token in it. Capped whatever LOG_LEVEL says.
 LIBRARY_LEVELS = {"httpx": logging.WARNING, "httpcore": logging.INFO, "telegram": logging.INFO,
                   "aiosqlite": logging.INFO, "tornado": logging.INFO,
-                  "apscheduler": logging.INFO, "asyncio": logging.INFO}
+                  "apscheduler": logging.INFO, "asyncio": logging.INFO,
+                  # The Agents SDK logs conversation ids and request details at INFO.
+                  "microsoft_agents": logging.WARNING, "msal": logging.WARNING,
+                  "aiohttp.access": logging.WARNING}
 
 
 def configure_logging(settings: Settings) -> None:
@@ -209,6 +213,46 @@ async def run_telegram(settings: Settings, stop: asyncio.Event | None = None,
         stop_event = stop or _stop_on_signals()
         async with channel.running():
             stops = await start_background(core, channel, features)
+            try:
+                await stop_event.wait()
+            finally:
+                await stop_background(stops)
+        return 0
+    finally:
+        await core.close()
+
+
+async def run_teams(settings: Settings, stop: asyncio.Event | None = None,
+                    clock: Clock | None = None) -> int:
+    """The bot on Microsoft Teams, and on Telegram too in the same process when a token is set,
+    until stop is set (or SIGINT/SIGTERM when none is given)."""
+    from bot.channels.teams import TEAMS_PREFIX, TeamsChannel
+
+    core = await build_core(settings, clock)
+    core.start_housekeeping()
+    stops: list[Stop] = []
+    try:
+        teams = TeamsChannel(core.service, settings, core.clock)
+        shut = await teams.reconcile()
+        if shut:
+            log.warning("%d Teams leaders who came in by TEAMS_ALLOWED_IDS are no longer let in",
+                        shut)
+        stop_event = stop or _stop_on_signals()
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.telegram_bot_token:
+                from bot.channels.telegram import TelegramChannel
+
+                telegram = TelegramChannel(core.service, settings, core.clock)
+                await telegram.gate.reconcile(TELEGRAM_PREFIX)
+                features = wire_telegram(telegram)
+                await stack.enter_async_context(telegram.running())
+                stops.extend(await start_background(core, telegram, features))
+            await stack.enter_async_context(teams.running())
+            # One heartbeat per process: Telegram's when both run.
+            extra = [schedule_background(TEAMS_PREFIX)]
+            if not settings.telegram_bot_token:
+                extra.append(heartbeat_background("teams", TEAMS_PREFIX))
+            stops.extend(await start_background(core, teams, extra))
             try:
                 await stop_event.wait()
             finally:

@@ -48,7 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", type=Path, help="SQLite file (default ./tillidsbot.db)")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
-    sub.add_parser("run", help="run on Telegram (or the terminal chat without a token)")
+    sub.add_parser("run", help="run on Telegram and/or Teams (or the terminal chat without them)")
+    teams = sub.add_parser("teams", help="Microsoft Teams: build the app package")
+    tsub = teams.add_subparsers(dest="teams_command", required=True)
+    manifest = tsub.add_parser("manifest", help="write the Teams app package (a zip to upload)")
+    manifest.add_argument("--out", type=Path, default=Path("app.zip"))
     dialogues = sub.add_parser("dialogues", help="check or draw the conversation files")
     dsub = dialogues.add_subparsers(dest="dialogues_command", required=True)
     dsub.add_parser("check", help="validate every conversation; exit 1 on any problem")
@@ -370,6 +374,15 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "chat":
         configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
         return asyncio.run(run_console(settings))
+    if args.command == "teams":
+        from bot.channels.teams_manifest import manifest_command
+
+        return manifest_command(settings, args.out)
+    if args.command == "run" and settings.teams_enabled:
+        configure_logging(settings)
+        from bot.app import run_teams
+
+        return asyncio.run(run_teams(settings))
     if args.command == "run" or (args.command is None and settings.telegram_bot_token):
         if not settings.telegram_bot_token:
             print("No TELEGRAM_BOT_TOKEN set: starting the terminal chat instead.\n")

@@ -21,6 +21,7 @@ _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # A shorter team salt could be guessed, and then the members' hashes reversed (bot/team/secret.py).
 MIN_TEAM_SALT_CHARS = 16
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
 class ConfigError(Exception):
@@ -58,6 +59,18 @@ class Settings(BaseModel):
     schedule_tick_seconds: float = Field(default=30.0, gt=0)
     reminder_hours: int = Field(default=24, ge=0, le=144)
     nudge_conversation: str = "reflection"
+    # ---- Microsoft Teams (bot/channels/teams.py; README "Running on Microsoft Teams") ----
+    # The Entra app (bot) id, its client secret or a PFX certificate, the one tenant served.
+    teams_app_id: str | None = None
+    teams_app_password: str | None = Field(default=None, repr=False)
+    teams_cert_file: Path | None = None
+    teams_tenant_id: str | None = None
+    teams_host: str = "127.0.0.1"
+    teams_port: int = Field(default=3978, ge=1, le=65535)
+    # Anonymous (no JWT) for local tests against tests/connector_standin.py only.
+    teams_test_mode: bool = False
+    # AAD object ids let in without an invite (ACCESS_MODE=open lets in the whole tenant).
+    teams_allowed_ids: frozenset[str] = frozenset()
 
     @field_validator("log_level")
     @classmethod
@@ -142,6 +155,53 @@ class Settings(BaseModel):
             raise ValueError("must be between 0 and 10 seconds")
         return value
 
+    @field_validator("teams_app_id", "teams_tenant_id")
+    @classmethod
+    def _guid(cls, value: str | None) -> str | None:
+        """Entra ids are GUIDs."""
+        if value is None:
+            return None
+        if not _GUID.match(value.strip()):
+            raise ValueError("must be a GUID like 00000000-0000-0000-0000-000000000000")
+        return value.strip().lower()
+
+    @field_validator("teams_allowed_ids", mode="before")
+    @classmethod
+    def _aad_ids(cls, value: object) -> object:
+        """A comma- or space-separated list of AAD object ids (GUIDs)."""
+        if not isinstance(value, str):
+            return value
+        parts = [p.lower() for p in re.split(r"[,\s]+", value.strip()) if p]
+        if not all(_GUID.match(p) for p in parts):
+            raise ValueError("must be a comma-separated list of AAD object ids (GUIDs)")
+        return frozenset(parts)
+
+    @model_validator(mode="after")
+    def _teams_complete(self) -> Settings:
+        """Teams runs authenticated for one tenant, or anonymous as an explicit local test."""
+        if not self.teams_enabled:
+            return self
+        if not self.teams_tenant_id:
+            raise ValueError("TEAMS_TENANT_ID is needed to run on Teams (the one tenant served)")
+        if self.teams_test_mode:
+            if self.teams_host not in ("127.0.0.1", "::1", "localhost"):
+                raise ValueError("TEAMS_TEST_MODE runs without authentication, so TEAMS_HOST "
+                                 "must be 127.0.0.1")
+            return self
+        if not self.teams_app_id:
+            raise ValueError("TEAMS_APP_ID is needed to run on Teams (or TEAMS_TEST_MODE=1 "
+                             "for a local test)")
+        if not self.teams_app_password and not self.teams_cert_file:
+            raise ValueError("TEAMS_APP_PASSWORD or TEAMS_CERT_FILE is needed with TEAMS_APP_ID")
+        if self.teams_cert_file and not self.teams_cert_file.is_file():
+            raise ValueError("TEAMS_CERT_FILE is not a readable file")
+        return self
+
+    @property
+    def teams_enabled(self) -> bool:
+        """Whether to run the Teams channel."""
+        return bool(self.teams_app_id or self.teams_test_mode)
+
     @model_validator(mode="after")
     def _webhook_needs_token(self) -> Settings:
         """Webhook settings only make sense with a token."""
@@ -173,6 +233,14 @@ ENV_NAMES = {
     "schedule_tick_seconds": "TILLIDSBOT_SCHEDULE_TICK_SECONDS",
     "reminder_hours": "TILLIDSBOT_REMINDER_HOURS",
     "nudge_conversation": "TILLIDSBOT_NUDGE_CONVERSATION",
+    "teams_app_id": "TEAMS_APP_ID",
+    "teams_app_password": "TEAMS_APP_PASSWORD",
+    "teams_cert_file": "TEAMS_CERT_FILE",
+    "teams_tenant_id": "TEAMS_TENANT_ID",
+    "teams_host": "TEAMS_HOST",
+    "teams_port": "TEAMS_PORT",
+    "teams_test_mode": "TEAMS_TEST_MODE",
+    "teams_allowed_ids": "TEAMS_ALLOWED_IDS",
 }
 
 
