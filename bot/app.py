@@ -68,6 +68,9 @@ LIBRARY_LEVELS = {"httpx": logging.WARNING, "httpcore": logging.INFO, "telegram"
                   "apscheduler": logging.INFO, "asyncio": logging.INFO,
                   # The Agents SDK logs conversation ids and request details at INFO.
                   "microsoft_agents": logging.WARNING, "msal": logging.WARNING,
+                  # Its connector logs each failed call with the conversation id in the URL;
+                  # bot/channels/teams_send.py logs every failure itself, without ids.
+                  "microsoft_agents.hosting.core.connector": logging.CRITICAL,
                   "aiohttp.access": logging.WARNING}
 
 

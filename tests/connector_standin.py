@@ -72,6 +72,7 @@ class ConnectorStandIn:
         self.sent: dict[str, Sent] = {}
         self.order: list[str] = []
         self.failures: list[Failure] = []
+        self.inbound: list[tuple[float, dict[str, Any], int]] = []  # what the tests posted
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -150,13 +151,35 @@ class ConnectorStandIn:
         """Play Teams: POST an activity to the bot's /api/messages; (status, JSON body)."""
         assert self._session is not None
         body = {"serviceUrl": self.service_url, "channelId": "msteams", **activity}
+        posted_at = time.monotonic()
         async with self._session.post(bot_url, json=body, headers=headers or {}) as response:
+            self.inbound.append((posted_at, body, response.status))
             text = await response.text()
             try:
                 data: Any = await response.json(content_type=None) if text else None
             except ValueError:
                 data = text
             return response.status, data
+
+    def transcript(self, conversation_id: str) -> list[str]:
+        """The conversation as recorded: what the member posted and every call of the bot."""
+        events: list[tuple[float, str]] = []
+        for at, body, status in self.inbound:
+            if (body.get("conversation") or {}).get("id") != conversation_id:
+                continue
+            if body.get("value") is not None:
+                said = f"presses {body['value']}"
+            elif body.get("type") != "message":
+                said = f"({body.get('type')})"
+            else:
+                said = repr(body.get("text"))
+            events.append((at, f"member {said} -> HTTP {status}"))
+        for call in self.calls:
+            if call.conversation_id != conversation_id:
+                continue
+            events.append((call.at, f"  bot {call.method} {call.path} -> {call.status}: "
+                                    f"{_brief(call.body)}"))
+        return [line for _, line in sorted(events, key=lambda e: e[0])]
 
     # ---- handlers ----
 
@@ -245,3 +268,23 @@ class ConnectorStandIn:
             self.order.remove(activity_id)
         await self._record(request, 200, None, activity_id)
         return web.Response(status=200)
+
+
+def _brief(body: dict[str, Any] | None) -> str:
+    """One line for an activity: its text, or its card's text blocks and buttons."""
+    if not body:
+        return ""
+    parts: list[str] = []
+    if body.get("text"):
+        parts.append(repr(str(body["text"])[:90]))
+    for attachment in body.get("attachments") or []:
+        content = attachment.get("content")
+        if isinstance(content, dict):
+            texts = [e.get("text", "")[:70] for e in content.get("body", [])
+                     if e.get("type") == "TextBlock"]
+            titles = [a.get("title") for e in content.get("body", [])
+                      if e.get("type") == "ActionSet" for a in e.get("actions", [])]
+            parts.append(f"card {texts!r}" + (f" buttons {titles!r}" if titles else ""))
+        else:
+            parts.append(f"{attachment.get('contentType')} {attachment.get('name', '')}")
+    return " ".join(parts)

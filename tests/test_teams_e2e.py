@@ -1,0 +1,203 @@
+"""End to end on Teams: the real `tillidsbot run` in TEAMS_TEST_MODE, the connector stand-in
+as serviceUrl, Teams-shaped activities posted to /api/messages.
+
+A listed leader installs the app (conversationUpdate), answers the first-contact questions by
+card presses, types the Danish command word for the pre-delegation check, answers with presses
+and text; the bot is killed with SIGKILL mid-conversation, restarted, and the conversation
+continues from the same question to the summary. Another tenant is refused with nothing
+stored; a person of the tenant who is not let in hears the refusal; forged presses change
+nothing and hear that the question is closed; 429 and 503 from the connector are retried so
+every message arrives exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bot.dialogue import Dialogues
+from tests.connector_standin import ConnectorStandIn
+from tests.teamskit import (
+    OTHER_TENANT,
+    TENANT,
+    Member,
+    TeamsBot,
+    buttons,
+    card_of,
+    query,
+    shown_text,
+)
+from tests.tgkit import FALLBACK_ANSWERS, SAMPLE_ANSWERS, session_state
+
+LEADER = "0f0e0d0c-1111-4000-8000-000000000001"
+STRANGER = "0f0e0d0c-2222-4000-8000-000000000002"
+APP_ID = "9a1b2c3d-0000-4000-8000-0000000000b0"
+
+
+def step_of(db: Path, aad: str) -> int | None:
+    """The stored dialogue step of a Teams leader (None outside a conversation)."""
+    state = session_state(db, f"teams:{aad}")
+    return None if state is None else int(state["step"])
+
+
+async def walk(member: Member, db: Path, dialogues: Dialogues, steps: int | None = None,
+               typed_before: int = 0) -> list[str]:
+    """Answer generically until the menu shows (or `steps` answers): press the first button
+    of a card ('Done', the last, on a multiple choice already toggled), type text otherwise."""
+    menu = dialogues.strings("menu", "da")
+    typed: list[str] = []
+    pressed: str | None = None
+    for answers in range(100):
+        if steps is not None and answers >= steps:
+            return typed
+        last_id = member.connector.ids(member.conversation_id)[-1]
+        last = member.connector.sent[last_id].activity
+        if shown_text(last) == menu and answers:
+            return typed
+        actions = buttons(card_of(last))
+        if actions:
+            label = actions[-1]["title"] if last_id == pressed else None
+            pressed = last_id
+            await member.press(label)
+        else:
+            before = step_of(db, member.aad)
+            sample = SAMPLE_ANSWERS[(typed_before + len(typed)) % len(SAMPLE_ANSWERS)]
+            for text in (sample, *FALLBACK_ANSWERS):
+                await member.say(text)
+                if step_of(db, member.aad) != before:
+                    typed.append(text)
+                    break
+            else:
+                raise AssertionError(f"no answer accepted for {shown_text(last)!r}")
+    raise AssertionError("the conversation did not end within 100 answers")
+
+
+async def test_a_teams_leader_finishes_the_delegation_check_across_a_crash(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    db = tmp_path / "bot.db"
+    ui = real_dialogues.strings
+    env = {"TEAMS_ALLOWED_IDS": LEADER, "TEAMS_APP_ID": APP_ID}
+    async with ConnectorStandIn() as connector:
+        bot = await TeamsBot(connector, db, **env).start()
+        lene = Member(connector, bot, LEADER, "Lene", "da-DK")
+
+        await lene.install()  # the app is installed for her: the welcome and the first question
+        await connector.wait_for(lambda: lene.mark() >= 2)
+        assert ui("welcome", "da") in [shown_text(a) for a in connector.messages(
+            lene.conversation_id)]
+        assert query(db, "SELECT leader_id, language FROM leaders") == [(f"teams:{LEADER}",
+                                                                          "da")]
+        assert query(db, "SELECT conversation_id FROM teams_conversations") == [
+            (lene.conversation_id,)]
+        language_card = lene.connector.ids(lene.conversation_id)[-1]
+        await lene.press()  # language
+        # The pressed card now shows the choice and has no live buttons.
+        pressed = connector.sent[language_card].activity
+        assert card_of(pressed) is not None and buttons(card_of(pressed)) == []
+        assert "→" in shown_text(pressed)
+        await lene.press()  # time zone
+        assert shown_text(lene.last()) == ui("menu", "da")
+
+        connector.fail_next("POST", 429, retry_after=1)  # Teams throttles the first reply
+        connector.fail_next("POST", 503)  # and then is briefly unavailable
+        mark = lene.mark()
+        await lene.say("uddeleger")  # the Danish command word, without a slash
+        typed = await walk(lene, db, real_dialogues, steps=4)
+        assert [c.status for c in connector.calls if c.method == "POST"].count(429) == 1
+        first_question = connector.messages(lene.conversation_id)[mark]
+        assert sum(1 for a in connector.messages(lene.conversation_id)
+                   if a == first_question) == 1, "a retried message arrived twice"
+        question = shown_text(lene.last())
+        step = step_of(db, LEADER)
+        assert step is not None
+
+        await bot.kill()
+        first_log = bot.output
+        bot = await TeamsBot(connector, db, **env).start()
+        lene.bot = bot
+        mark = lene.mark()
+        await lene.say("/start")
+        await connector.wait_for(lambda: lene.mark() >= mark + 3)
+        after = [shown_text(a) for a in connector.messages(lene.conversation_id)[mark:]]
+        assert after == [ui("welcome", "da"), ui("resume", "da"), question]
+        assert step_of(db, LEADER) == step
+
+        typed += await walk(lene, db, real_dialogues, typed_before=len(typed))
+        texts = [shown_text(a) for a in connector.messages(lene.conversation_id)]
+        assert any(typed[0] in t and typed[1] in t for t in texts), "no summary"
+        assert query(db, "SELECT status, summary IS NOT NULL FROM threads "
+                         "WHERE conversation = 'delegation'") == [("finished", 1)]
+        await bot.stop()
+        assert bot.proc is not None and bot.proc.returncode == 0
+
+    transcript = "\n".join(connector.transcript(lene.conversation_id))
+    (tmp_path / "transcript.txt").write_text(transcript, encoding="utf-8")
+    card = next(card_of(a) for a in connector.messages(lene.conversation_id)
+                if buttons(card_of(a)))
+    (tmp_path / "card.json").write_text(json.dumps(card, ensure_ascii=False, indent=2))
+    print(transcript)
+    logs = first_log + bot.output
+    assert typed[0] not in logs, "a leader's words reached the log"
+    assert LEADER not in logs and lene.conversation_id not in logs, "an id reached the log"
+    methods = {(c.method, c.path.count("/")) for c in connector.calls}
+    assert ("PUT", 5) in methods, "no pressed card was updated"
+
+
+async def test_another_tenant_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    async with ConnectorStandIn() as connector:
+        bot = await TeamsBot(connector, db, ACCESS_MODE="open").start()
+        outsider = Member(connector, bot, LEADER, "Ola", "nb-NO", tenant=OTHER_TENANT)
+        status, _ = await outsider.post(outsider.activity(text="/start"))
+        assert status == 403
+        status, _ = await outsider.post(outsider.activity(
+            type="conversationUpdate", membersAdded=[{"id": "28:bot"}]))
+        assert status == 403
+        # Only channelData names the tenant: still refused.
+        sneaky = outsider.activity(text="/start")
+        sneaky["conversation"].pop("tenantId")
+        assert (await outsider.post(sneaky))[0] == 403
+        await bot.stop()
+    assert connector.calls == []
+    for table in ("leaders", "sessions", "teams_conversations", "teams_activities"):
+        assert query(db, f"SELECT COUNT(*) FROM {table}") == [(0,)], table
+
+
+async def test_forged_presses_and_strangers_change_nothing(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    db = tmp_path / "bot.db"
+    ui = real_dialogues.strings
+    closed = ui("tg_closed", "da")
+    async with ConnectorStandIn() as connector:
+        bot = await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=LEADER).start()
+        lene = Member(connector, bot, LEADER, "Lene", "da-DK")
+        await lene.say("/start")
+        await lene.press()  # language
+        await lene.press()  # time zone
+        await lene.say("/delegate")
+        await walk(lene, db, real_dialogues, steps=2)
+        step = step_of(db, LEADER)
+        answers = query(db, "SELECT COUNT(*) FROM answers")
+        forged: list[Any] = [
+            {"tb": "x:1:2"},  # junk data
+            {"tb": "a" * 200},  # too long
+            {"tb": "m:start:delegation", "extra": 1},  # a shape the bot never sends
+            ["tb"], "tb", 42,  # not an object at all
+        ]
+        for value in forged:
+            replies = await lene.press(value=value)
+            assert [shown_text(a) for a in replies] == [closed], value
+        # Another leader's (or an old card's) press: well-formed data of a thread not hers.
+        replies = await lene.press(value={"tb": "a:deadbeef:3:0"})
+        assert shown_text(replies[0]) == closed
+        assert step_of(db, LEADER) == step
+        assert query(db, "SELECT COUNT(*) FROM answers") == answers
+
+        stranger = Member(connector, bot, STRANGER, "Per", "nb-NO")
+        refusal = await stranger.say("hei")
+        assert [shown_text(a) for a in refusal] == [ui("tg_refused", "nb")]
+        await bot.stop()
+    assert query(db, "SELECT leader_id FROM leaders") == [(f"teams:{LEADER}",)]
+    assert query(db, "SELECT COUNT(*) FROM teams_conversations") == [(1,)]
+    assert TENANT  # the served tenant is the default of every member
