@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     tsub = teams.add_subparsers(dest="teams_command", required=True)
     manifest = tsub.add_parser("manifest", help="write the Teams app package (a zip to upload)")
     manifest.add_argument("--out", type=Path, default=Path("app.zip"))
+    manifest.add_argument("--app-id", help="the bot's Entra app id (default TEAMS_APP_ID)")
+    manifest.add_argument("--url", help="your organisation's page about the bot (https://)")
     dialogues = sub.add_parser("dialogues", help="check or draw the conversation files")
     dsub = dialogues.add_subparsers(dest="dialogues_command", required=True)
     dsub.add_parser("check", help="validate every conversation; exit 1 on any problem")
@@ -375,9 +377,9 @@ def _main(argv: Sequence[str] | None) -> int:
         configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
         return asyncio.run(run_console(settings))
     if args.command == "teams":
-        from bot.channels.teams_manifest import manifest_command
+        from bot.channels.teams_manifest import DEVELOPER_URL, manifest_command
 
-        return manifest_command(settings, args.out)
+        return manifest_command(settings, args.out, args.app_id, args.url or DEVELOPER_URL)
     if args.command == "run" and settings.teams_enabled:
         configure_logging(settings)
         from bot.app import run_teams

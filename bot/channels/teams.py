@@ -205,7 +205,7 @@ class TeamsChannel:
         continuation = reference.get_continuation_activity()
         if self.settings.teams_test_mode:
             await self.adapter.continue_conversation_with_claims(
-                ClaimsIdentity({}, False), continuation, callback)
+                ClaimsIdentity(), continuation, callback)  # anonymous
         else:
             await self.adapter.continue_conversation(self.settings.teams_app_id or "",
                                                      continuation, callback)
@@ -215,10 +215,10 @@ class TeamsChannel:
     async def open_personal_chat(self, context: TurnContext, aad_object_id: str) -> str | None:
         """Create (or find) the 1:1 conversation with a member of this tenant; its id. For
         proactive messages to someone who never wrote to the bot (e.g. a team member)."""
-        parameters = ConversationParameters(
-            is_group=False, agent=context.activity.recipient,
-            members=[ChannelAccount(id=aad_object_id)], tenant_id=self.tenant_id)
-        client = context.services.get(ConnectorClientBase)
+        parameters = ConversationParameters.model_validate({
+            "isGroup": False, "bot": context.activity.recipient,
+            "members": [ChannelAccount(id=aad_object_id)], "tenantId": self.tenant_id})
+        client = _client(context)
         if client is None:
             return None
         result = await self.sender.create_conversation(client.conversations, self.tenant_id,
@@ -484,26 +484,22 @@ class TeamsChannel:
     async def _post(self, context: TurnContext, conversation_id: str, drawn: dict[str, Any],
                     reference: ConversationReference | None = None) -> str | None:
         """One activity to the conversation through the paced sender; its id."""
-        client = context.services.get(ConnectorClientBase)
+        client = _client(context)
         if client is None:
             raise TeamsSendError("send", None)
         activity = Activity.model_validate(drawn)
-        activity.apply_conversation_reference(
-            reference or context.activity.get_conversation_reference())
-        activity.reply_to_id = None
+        activity.apply_conversation_reference(_unthreaded(reference or _reference(context)))
         return await self.sender.send(client.conversations, conversation_id, self.tenant_id,
                                       activity)
 
     async def _update_card(self, context: TurnContext, conversation_id: str, activity_id: str,
                            content: dict[str, Any]) -> bool:
         """Replace a sent card; False if the connector refused."""
-        client = context.services.get(ConnectorClientBase)
+        client = _client(context)
         if client is None:
             return False
-        activity = Activity.model_validate(cards.card_activity(content))
-        activity.apply_conversation_reference(context.activity.get_conversation_reference())
-        activity.id = activity_id
-        activity.reply_to_id = None
+        activity = Activity.model_validate({**cards.card_activity(content), "id": activity_id})
+        activity.apply_conversation_reference(_reference(context))
         try:
             await self.sender.update(client.conversations, conversation_id, self.tenant_id,
                                      activity_id, activity)
@@ -542,3 +538,18 @@ class TeamsChannel:
         return bool(recipient and any(m.id == recipient.id
                                       for m in activity.members_added or []))
 
+
+def _client(context: TurnContext) -> ConnectorClientBase | None:
+    """The connector client the SDK made for this turn's serviceUrl."""
+    client = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
+    return client if isinstance(client, ConnectorClientBase) else None
+
+
+def _reference(context: TurnContext) -> ConversationReference:
+    """The turn's conversation, for activities that are not replies to it."""
+    return _unthreaded(context.activity.get_conversation_reference())
+
+
+def _unthreaded(reference: ConversationReference) -> ConversationReference:
+    """A reference without an activity id: what is sent starts its own message, not a reply."""
+    return reference.model_copy(update={"activity_id": None})

@@ -38,7 +38,7 @@ MENTION = re.compile(r"<at\b[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 # Markdown Teams renders in messages and TextBlocks; a backslash makes each one literal.
 _MARKDOWN = re.compile(r"([\\`*_~\[\]{}()#|!])")
 _LINE_START = re.compile(r"(?m)^(\s*)([-+>]|\d+(?=[.)]))")
-_DATA = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: what the engine makes
+_DATA = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: what the engine makes
 
 
 # ---- text ----------------------------------------------------------------------------------
@@ -167,7 +167,7 @@ def submitted_data(value: object) -> str | None:
     if not isinstance(value, Mapping) or set(value) != {SUBMIT_KEY}:
         return None
     data = value[SUBMIT_KEY]
-    if not isinstance(data, str) or not _DATA.match(data):
+    if not isinstance(data, str) or not _DATA.fullmatch(data):
         return None
     return data if len(data.encode("utf-8")) <= MAX_DATA_BYTES else None
 
