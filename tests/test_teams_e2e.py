@@ -12,6 +12,7 @@ every message arrives exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,72 @@ async def test_forged_presses_and_strangers_change_nothing(
     assert query(db, "SELECT leader_id FROM leaders") == [(f"teams:{LEADER}",)]
     assert query(db, "SELECT COUNT(*) FROM teams_conversations") == [(1,)]
     assert TENANT  # the served tenant is the default of every member
+
+
+async def seed_nudge(db: Path, leader_id: str) -> None:
+    """The leader's weekly nudge fell due a minute ago, while the bot was down."""
+    from datetime import date, timedelta
+
+    from bot.clock import SystemClock, iso
+    from bot.schedule import plan
+    from bot.schedule.times import Prefs
+    from bot.store import repo, schedules
+    from bot.store.db import Store
+
+    store = await Store.open(db)
+    now = SystemClock().now()
+    async with store.transaction() as tx:
+        leader = await repo.get_leader(tx, leader_id)
+        assert leader is not None
+        leader.settings = {**leader.settings, "quiet": "off", "schedule_seen": True}
+        await repo.update_leader(tx, leader, iso(now))
+        key = plan.plan_key(leader, Prefs.from_settings(leader.settings))
+        # Onboarding planned the next weekly nudge: this one replaces it, due a minute ago.
+        await tx.execute("DELETE FROM schedules WHERE leader_id = ? AND kind = 'nudge'",
+                         (leader_id,))
+        await schedules.add(tx, leader.leader_id, "nudge", iso(now - timedelta(minutes=1)),
+                            iso(now), conversation="reflection",
+                            payload={"slot": date.today().isoformat(), "key": key})
+    await store.close()
+
+
+async def test_a_nudge_due_during_downtime_reaches_teams_once_after_restart(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    db = tmp_path / "bot.db"
+    ui = real_dialogues.strings
+    header = ui("sched_nudge_header", "da")
+    async with ConnectorStandIn() as connector:
+        bot = await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=LEADER).start()
+        lene = Member(connector, bot, LEADER, "Lene", "da-DK")
+        await lene.say("/start")  # her conversation reference is kept from here on
+        await lene.press()  # language
+        await lene.press()  # time zone
+        await bot.stop()
+        await seed_nudge(db, f"teams:{LEADER}")
+        mark = lene.mark()
+
+        def nudges() -> list[dict[str, Any]]:
+            """The nudge headers sent since the restart."""
+            return [a for a in connector.messages(lene.conversation_id)[mark:]
+                    if shown_text(a).startswith(header)]
+
+        bot = await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=LEADER).start()
+        lene.bot = bot
+        try:
+            await connector.wait_for(nudges)
+        except TimeoutError:
+            await bot.stop()
+            raise AssertionError(f"no nudge; the bot said:\n{bot.output}") from None
+        await connector.wait_for(lambda: any("Ugens refleksion ·" in shown_text(a) for a in
+                                             connector.messages(lene.conversation_id)))
+        for _ in range(200):  # the channel accepted it: 'sent' is recorded just after
+            if query(db, "SELECT status FROM schedules ORDER BY id LIMIT 1") == [("sent",)]:
+                break
+            await asyncio.sleep(0.05)
+        await bot.kill()
+        bot = await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=LEADER).start()
+        lene.bot = bot
+        await lene.say("/help")  # the bot is up and answering: anything due went out by now
+        await bot.stop()
+    assert len(nudges()) == 1
+    assert query(db, "SELECT kind, status FROM schedules ORDER BY id")[0] == ("nudge", "sent")
