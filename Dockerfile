@@ -14,6 +14,8 @@ ENV TILLIDSBOT_DB=/data/tillidsbot.db \
 # The leaders' data is personal: the bot runs unprivileged and only it can read /data.
 USER tillidsbot
 VOLUME ["/data"]
+# Telegram's webhook (when WEBHOOK_URL is set) and Teams' /api/messages (when TEAMS_APP_ID is).
+EXPOSE 8443 3978
 HEALTHCHECK --interval=60s --timeout=15s --start-period=60s --retries=3 \
     CMD ["tillidsbot", "health", "--quiet"]
 CMD ["tillidsbot", "run"]
