@@ -5,10 +5,12 @@
 Runs the real `tillidsbot run` as a subprocess in TEAMS_TEST_MODE with tests/connector_standin.py
 as serviceUrl on 127.0.0.1. One leader (after first contact, outside the measurement) sends
 `messages` activities one after the other, alternating a command typed without a slash
-('hjælp'), card presses (the menu, then the conversation it starts) and free-text answers; each latency
-is from the POST to /api/messages leaving the test until the stand-in receives the bot's first
-connector call for it. Prints median, p95 and max, and writes the stand-in's transcript and
-one card's JSON to out_dir (default: a temporary folder). Asserts nothing.
+('hjælp'), card presses (the menu, then the conversation it starts) and free-text answers;
+each latency is from the POST to /api/messages leaving the test until the stand-in receives the
+bot's first connector call for it (per-conversation pacing, 60 operations in 30 s, shows in the
+tail of a long run: that is Teams' limit, honoured by design). Prints median, p95 and max,
+and writes the stand-in's transcript and one card's JSON to out_dir (default: a temporary
+folder). Asserts nothing.
 """
 
 from __future__ import annotations

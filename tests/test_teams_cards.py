@@ -134,7 +134,8 @@ async def test_command_words_come_from_the_menu_and_the_wording(
         tmp_path: Path, real_dialogues: Dialogues) -> None:
     store = await Store.open(tmp_path / "bot.db")
     try:
-        service = BotService(store, real_dialogues, ManualClock(datetime(2026, 12, 2, 9, tzinfo=UTC)))
+        clock = ManualClock(datetime(2026, 12, 2, 9, tzinfo=UTC))
+        service = BotService(store, real_dialogues, clock)
         from bot.features import history
 
         history.register(service)
