@@ -19,14 +19,16 @@ from bot.store.db import Store
 
 
 def test_markdown_and_html_a_leader_writes_stay_literal() -> None:
-    words = "**fed** _kursiv_ [link](http://x) <b>tag</b> # overskrift `kode` a\\b ~x~ |t|"
+    words = "**fed** _kursiv_ [link](http://x) <b>tag</b> `kode` a\\b ~x~ (parentes)"
     escaped = cards.escape(words)
-    for raw in ("**", "_kursiv_", "[link]", "](", "<b>", "`kode`", "~x~", "|t|"):
+    assert "(parentes)" in escaped  # ordinary punctuation is left as it is
+    assert r"\[link\](http" in escaped  # escaped brackets: no link
+    for raw in ("**", "_kursiv_", "[link]", "<b>", "`kode`", "~x~"):
         assert raw not in escaped, raw
     assert "&lt;b&gt;" in escaped and r"\*\*fed\*\*" in escaped and "a\\\\b" in escaped
     # Line starts that would become a list or a quote are escaped too.
-    assert cards.escape("- punkt\n1. første\n> citat") == r"\- punkt  " "\n" r"\1. første  " \
-        "\n" "&gt; citat"  # a quote mark is an HTML entity
+    assert cards.escape("- punkt\n1. første\n> citat\n# titel") == r"\- punkt  " "\n" \
+        r"\1. første  " "\n" "&gt; citat  \n" r"\# titel"  # a quote mark is an entity
     # Paragraphs stay paragraphs; a single line break is a markdown hard break.
     assert cards.escape("a\n\nb\nc") == "a\n\nb  \nc"
 

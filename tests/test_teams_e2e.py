@@ -5,9 +5,11 @@ A listed leader installs the app (conversationUpdate), answers the first-contact
 card presses, types the Danish command word for the pre-delegation check, answers with presses
 and text; the bot is killed with SIGKILL mid-conversation, restarted, and the conversation
 continues from the same question to the summary. Another tenant is refused with nothing
-stored; a person of the tenant who is not let in hears the refusal; forged presses change
-nothing and hear that the question is closed; 429 and 503 from the connector are retried so
-every message arrives exactly once.
+stored; a person of the tenant who is not let in hears the refusal; forged presses (submits
+and Action.Execute invokes) change nothing and hear that the question is closed; 429 and 503
+from the connector are retried so every message arrives exactly once; a group @mention gets a
+pointer to the 1:1 chat; the Teams locale sets a new leader's language; a nudge due while the
+bot was down arrives once after the restart.
 """
 
 from __future__ import annotations
@@ -195,13 +197,45 @@ async def test_forged_presses_and_strangers_change_nothing(
         assert step_of(db, LEADER) == step
         assert query(db, "SELECT COUNT(*) FROM answers") == answers
 
+        # An Action.Execute invoke with junk is answered (Teams waits for it) and closed.
+        mark = lene.mark()
+        status, body = await lene.post(lene.activity(
+            type="invoke", name="adaptiveCard/action", text=None,
+            value={"action": {"type": "Action.Execute", "verb": "press", "data": {"x": 1}}}))
+        assert status == 200 and body["statusCode"] == 200
+        await connector.wait_for(lambda: lene.mark() > mark)
+        assert shown_text(lene.last()) == closed
+
         stranger = Member(connector, bot, STRANGER, "Per", "nb-NO")
         refusal = await stranger.say("hei")
         assert [shown_text(a) for a in refusal] == [ui("tg_refused", "nb")]
+
+        # In a group chat the bot hears an @mention and points to the 1:1 chat; nothing kept.
+        group = lene.activity(text="<at>Tillidsbot</at> uddeleger", entities=[{
+            "type": "mention", "text": "<at>Tillidsbot</at>",
+            "mentioned": {"id": "28:bot", "name": "Tillidsbot"}}])
+        group["conversation"] = {"id": "19:group@thread.v2", "conversationType": "groupChat",
+                                 "tenantId": TENANT}
+        assert (await lene.post(group))[0] == 202
+        await connector.wait_for(lambda: connector.messages("19:group@thread.v2"))
+        [pointer] = connector.messages("19:group@thread.v2")
+        assert shown_text(pointer) == ui("tg_private_only", "da")
         await bot.stop()
     assert query(db, "SELECT leader_id FROM leaders") == [(f"teams:{LEADER}",)]
     assert query(db, "SELECT COUNT(*) FROM teams_conversations") == [(1,)]
-    assert TENANT  # the served tenant is the default of every member
+
+
+async def test_the_teams_locale_sets_a_new_leaders_language(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    people = {"0f0e0d0c-4444-4000-8000-00000000000%d" % n: locale
+              for n, locale in enumerate(("nb-NO", "nn-NO", "en-GB", "da-DK", "de-DE"))}
+    async with ConnectorStandIn() as connector:
+        bot = await TeamsBot(connector, db, ACCESS_MODE="open").start()
+        for aad, locale in people.items():
+            await Member(connector, bot, aad, "Leder", locale).say("/start")
+        await bot.stop()
+    languages = dict(query(db, "SELECT leader_id, language FROM leaders"))
+    assert [languages[f"teams:{aad}"] for aad in people] == ["nb", "nb", "en", "da", "da"]
 
 
 async def seed_nudge(db: Path, leader_id: str) -> None:

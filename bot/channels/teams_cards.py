@@ -35,9 +35,11 @@ SUBMIT_KEY = "tb"  # the one key of a button's Action.Submit data
 MAX_DATA_BYTES = 64  # button data is at most 64 bytes (the engine keeps Telegram's limit)
 WORDS_PREFIX = "teams_words_"  # wording keys with a command's words per language
 MENTION = re.compile(r"<at\b[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
-# Markdown Teams renders in messages and TextBlocks; a backslash makes each one literal.
-_MARKDOWN = re.compile(r"([\\`*_~\[\]{}()#|!])")
-_LINE_START = re.compile(r"(?m)^(\s*)([-+>]|\d+(?=[.)]))")
+# Markdown Teams renders in messages and TextBlocks: emphasis, code, strike-through and links
+# anywhere (a link needs its brackets, so parentheses stay as they are), headings and lists at
+# a line's start. A backslash makes each one literal; HTML is made literal by entities.
+_MARKDOWN = re.compile(r"([\\`*_~\[\]])")
+_LINE_START = re.compile(r"(?m)^(\s*)([-+#]|\d+(?=[.)]))")
 _DATA = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: what the engine makes
 
 
