@@ -227,7 +227,7 @@ async def test_forged_presses_and_strangers_change_nothing(
 
 async def test_the_teams_locale_sets_a_new_leaders_language(tmp_path: Path) -> None:
     db = tmp_path / "bot.db"
-    people = {"0f0e0d0c-4444-4000-8000-00000000000%d" % n: locale
+    people = {f"0f0e0d0c-4444-4000-8000-00000000000{n}": locale
               for n, locale in enumerate(("nb-NO", "nn-NO", "en-GB", "da-DK", "de-DE"))}
     async with ConnectorStandIn() as connector:
         bot = await TeamsBot(connector, db, ACCESS_MODE="open").start()
