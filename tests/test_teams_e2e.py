@@ -197,6 +197,16 @@ async def test_forged_presses_and_strangers_change_nothing(
         assert step_of(db, LEADER) == step
         assert query(db, "SELECT COUNT(*) FROM answers") == answers
 
+        # Teams redelivers an activity it got no answer for: the repeat is a no-op.
+        repeated = lene.activity(text="/help")
+        mark = lene.mark()
+        assert (await lene.post(repeated))[0] == 202
+        assert (await lene.post(repeated))[0] == 202
+        await lene.say("/language")  # answered after both: the repeat was handled by now
+        helps = [a for a in connector.messages(lene.conversation_id)[mark:]
+                 if shown_text(a) == ui("help", "da")]
+        assert len(helps) == 1
+
         # An Action.Execute invoke with junk is answered (Teams waits for it) and closed.
         mark = lene.mark()
         status, body = await lene.post(lene.activity(

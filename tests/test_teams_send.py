@@ -158,3 +158,21 @@ async def test_giving_up_after_the_retries_and_on_a_long_retry_after(
     with pytest.raises(TeamsSendError) as raised:
         await sender.send(client.conversations, "a:one", TENANT, message("hej"))
     assert raised.value.status == 400 and connector.calls[-1].status == 400
+
+
+async def test_a_personal_conversation_is_created_once_and_retried_after_429(
+        connector: ConnectorStandIn, client: TeamsConnectorClient) -> None:
+    from microsoft_agents.activity import ChannelAccount, ConversationParameters
+
+    fake = FakeTime()
+    sender = ConnectorSender(clock=fake.clock, sleep=fake.sleep)
+    parameters = ConversationParameters.model_validate({
+        "isGroup": False, "bot": ChannelAccount(id="28:bot"),
+        "members": [ChannelAccount(id="member-aad")], "tenantId": TENANT})
+    connector.fail_next("POST", 429, retry_after=2)
+    created = await sender.create_conversation(client.conversations, TENANT, parameters)
+    assert created.id == "a:standin-member-aad"
+    assert [c.status for c in connector.calls] == [429, 201]
+    assert connector.calls[-1].body is not None
+    assert connector.calls[-1].body["members"] == [{"id": "member-aad"}]
+    assert connector.calls[-1].body["tenantId"] == TENANT
