@@ -97,10 +97,10 @@ async def test_two_processes_opening_a_fresh_file_both_migrate_it(tmp_path: Path
         path = tmp_path / f"fresh{attempt}.db"
         stores = await asyncio.gather(Store.open(path), Store.open(path), Store.open(path))
         for store in stores:
-            assert await store.migrate() == migrations()[-1][0]
+            assert await store.migrate() == len(migrations())
             await store.close()
     conn = sqlite3.connect(tmp_path / "fresh0.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations()[-1][0]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(migrations())
     conn.close()
 
 

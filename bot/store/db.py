@@ -34,10 +34,8 @@ def migrations() -> list[tuple[int, str]]:
             found.append((int(name[:4]), entry.read_text(encoding="utf-8")))
     found.sort()
     numbers = [n for n, _ in found]
-    # Numbers are handed out to parallel branches ahead of time, so a branch may lack some
-    # below its own; they must still be distinct (two files of one number would clash).
-    if len(set(numbers)) != len(numbers) or (numbers and numbers[0] != 1):
-        raise RuntimeError(f"migrations must have distinct numbers from 1, found {numbers}")
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {numbers}")
     return found
 
 

@@ -1,0 +1,2 @@
+-- Reserved for another branch (the coordinator replaces this file with the real migration of
+-- this number when merging); kept so the numbers stay gap-free on this branch (teams: 0018).
