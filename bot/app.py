@@ -277,7 +277,7 @@ async def run_teams(settings: Settings, stop: asyncio.Event | None = None,
 
                 telegram = TelegramChannel(core.service, settings, core.clock)
                 await telegram.gate.reconcile(TELEGRAM_PREFIX)
-                features = wire_telegram(telegram)
+                features = wire_telegram(telegram, core)
                 await stack.enter_async_context(telegram.running())
                 stops.extend(await start_background(core, telegram, features))
             await stack.enter_async_context(teams.running())

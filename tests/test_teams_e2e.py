@@ -315,3 +315,25 @@ async def test_a_nudge_due_during_downtime_reaches_teams_once_after_restart(
         await bot.stop()
     assert len(nudges()) == 1
     assert query(db, "SELECT kind, status FROM schedules ORDER BY id")[0] == ("nudge", "sent")
+
+
+async def test_telegram_and_teams_run_in_one_process(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    from tests.botapi_standin import BotApiStandIn
+    from tests.tgkit import env_for
+
+    db = tmp_path / "bot.db"
+    welcome = real_dialogues.strings("welcome", "da")
+    async with BotApiStandIn() as api, ConnectorStandIn() as connector:
+        telegram_env = env_for(api, db, ACCESS_MODE="open")
+        bot = await TeamsBot(connector, db, **telegram_env).start()
+        user = api.user(4242, "Lene", "da")
+        api.send_text(user, "/start")
+        await api.wait_for(lambda: welcome in api.sent_texts(user.id), what="Telegram's welcome")
+        lene = Member(connector, bot, LEADER, "Lene", "da-DK")
+        replies = await lene.say("/start")
+        assert shown_text(replies[0]) == welcome
+        await bot.stop()
+        assert bot.proc is not None and bot.proc.returncode == 0
+    assert sorted(query(db, "SELECT leader_id FROM leaders")) == [
+        ("teams:" + LEADER,), ("tg:4242",)]
