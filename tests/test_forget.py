@@ -204,8 +204,8 @@ async def test_a_forgotten_leader_can_start_afresh(tmp_path: Path) -> None:
     await core.close()
 
 
-async def test_operator_export_and_forget_from_the_command_line(tmp_path: Path,
-                                                                capsys) -> None:  # type: ignore[no-untyped-def]
+async def test_operator_export_and_forget_from_the_command_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     core = await make_core(tmp_path)
     threads = await seed(core)
     await core.close()

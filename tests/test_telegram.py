@@ -87,7 +87,8 @@ async def test_uninvited_people_are_refused_politely_and_leave_no_trace(
             else:
                 api.send_text(stranger, action)
             expected = real_dialogues.strings("tg_refused", "da" if lang == "de" else lang)
-            await api.wait_for(lambda s=stranger, e=expected: api.sent_texts(s.id) == [e],
+            await api.wait_for(lambda s=stranger, e=expected: (  # type: ignore[misc]
+                api.sent_texts(s.id) == [e]),
                                what=f"the refusal to {user_id}")
     assert leaders(db) == []
     assert query(db, "SELECT COUNT(*) FROM telegram_updates") == [(0,)]
@@ -491,7 +492,7 @@ async def run_with_outbox(api: BotApiStandIn, db: Path, use: OutboxUse,
         return stop
 
     monkeypatch.setattr(app_module, "BACKGROUND", [start])
-    async with InProcessBot(api, db, **env):
+    async with InProcessBot(api, db, None, **env):
         await asyncio.wait_for(done.wait(), 30)
 
 
@@ -594,7 +595,7 @@ async def test_an_update_interrupted_by_a_crash_resumes_instead_of_applying_twic
     # would prune it as older than Telegram's redelivery window.
     store = await Store.open(db)
     async with store.transaction() as tx:
-        await tgrepo.claim_update(tx, int(api.bot["id"]), 777, iso(SystemClock().now()))
+        await tgrepo.claim_update(tx, int(str(api.bot["id"])), 777, iso(SystemClock().now()))
     await store.close()
     async with InProcessBot(api, db, ALLOWED_USER_IDS="2001"):
         mark = phone.mark()
