@@ -44,6 +44,7 @@ class Store:
         self.path = path
         self._lock = asyncio.Lock()
         self._scrub = False
+        self._reader: aiosqlite.Connection | None = None
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -117,6 +118,26 @@ class Store:
                 self._scrub = False
                 await self._checkpoint_and_truncate()
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A connection for reads that need no write lock: a second, read-only connection on
+        the same file, so it sees only committed rows and never waits for a writer (WAL). An
+        in-memory database has no second connection: it reads under the write lock."""
+        if str(self.path) == ":memory:":
+            async with self.transaction() as tx:
+                yield tx
+            return
+        if self._reader is None:
+            reader = await aiosqlite.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                             isolation_level=None)
+            reader.row_factory = aiosqlite.Row
+            await reader.execute("PRAGMA busy_timeout=5000")
+            if self._reader is None:
+                self._reader = reader
+            else:  # another coroutine opened one meanwhile
+                await reader.close()
+        yield self._reader
+
     def scrub_after_commit(self) -> None:
         """After the open transaction commits, empty the write-ahead log: erased rows' old page
         images would otherwise stay in the -wal file until SQLite happens to overwrite them."""
@@ -132,7 +153,10 @@ class Store:
             log.info("write-ahead log still in use; it is truncated at the next checkpoint")
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            await reader.close()
         await self.conn.close()
 
 

@@ -4,11 +4,8 @@ route group commands, group buttons and members' private examples to the TeamSer
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram import (
     Bot,
     InlineKeyboardButton,
@@ -23,12 +20,10 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden
 from bot.channels.base import Outbox
 from bot.channels.telegram import GroupEvent, TelegramChannel, parse_command
 from bot.dialogue.state import Button, OutMessage
-from bot.team.jobs import add_team_job
+from bot.runtime import Background, Core, Stop
+from bot.team.jobs import TEAM_JOB_ID, add_team_job
 from bot.team.secret import load_secret
 from bot.team.service import ChatMoved, GroupGone, TeamService
-
-if TYPE_CHECKING:
-    from bot.app import Core
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +173,7 @@ async def _answer(query: Any, text: str) -> None:
         log.info("could not answer a callback query: %s", type(exc).__name__)
 
 
-Stop = Callable[[], Awaitable[None]]
-
-
-def wire(channel: TelegramChannel) -> Callable[[Core, Outbox], Awaitable[Stop]]:
+def wire(channel: TelegramChannel) -> Background:
     """Set team check-ins up on a channel; returns the background service that ticks them."""
     service = channel.service
     team = TeamService(service.store, service.dialogues, channel.clock,
@@ -192,13 +184,13 @@ def wire(channel: TelegramChannel) -> Callable[[Core, Outbox], Awaitable[Stop]]:
     async def start(core: Core, outbox: Outbox) -> Stop:
         """Catch up on what fell due while the bot was down, then tick with one job."""
         await team.tick()
-        scheduler = AsyncIOScheduler(timezone=UTC)
-        add_team_job(scheduler, team, seconds)
-        scheduler.start()
+        add_team_job(core.scheduler, team, seconds)  # the process's one scheduler
+        core.start_scheduler()
 
         async def stop() -> None:
             """Stop ticking; anything half-done is finished from SQLite at the next start."""
-            scheduler.shutdown(wait=False)
+            if core.scheduler.running and core.scheduler.get_job(TEAM_JOB_ID) is not None:
+                core.scheduler.remove_job(TEAM_JOB_ID)
 
         return stop
 
