@@ -5,19 +5,25 @@
 Runs the real bot (PTB Application, pipeline, SQLite) in-process against
 tests/botapi_standin.py on 127.0.0.1. A leader in open mode finishes first contact, starts
 /delegate and answers until a question wants typed text; that typed answer is the one measured.
-Every statement the bot's connection runs from the moment the update is sent until it is
-recorded as handled is captured with sqlite3's set_trace_callback. A transaction is a BEGIN;
-a statement outside one runs as its own (implicit) transaction. Prints figures, asserts nothing.
+Every statement the bot's connections run from the moment the update is sent until it is
+recorded as handled is captured with sqlite3's set_trace_callback: the write connection's
+(every BEGIN IMMEDIATE takes the global write lock) and, where the store has one, its
+read-only connection's (Store.read: no lock). A transaction is a BEGIN; a statement outside
+one runs as its own (implicit) transaction. Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+import aiosqlite
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -32,9 +38,18 @@ RECORDING = False
 
 
 def _record(statement: str) -> None:
-    """sqlite3's trace callback (runs on aiosqlite's thread)."""
+    """sqlite3's trace callback of the write connection (runs on aiosqlite's thread)."""
     if RECORDING:
         TRACE.append(" ".join(statement.split()))
+
+
+READS: list[str] = []
+
+
+def _record_read(statement: str) -> None:
+    """The trace callback of the store's read-only connection (it takes no write lock)."""
+    if RECORDING:
+        READS.append(" ".join(statement.split()))
 
 
 _open = Store.open.__func__  # type: ignore[attr-defined]
@@ -44,7 +59,22 @@ async def _traced_open(cls: type[Store], path: Path | str) -> Store:
     """Store.open with the trace callback installed on its connection."""
     store: Store = await _open(cls, path)
     await store.conn.set_trace_callback(_record)
+    read = store.read
+
+    @contextlib.asynccontextmanager
+    async def traced_read() -> AsyncIterator[aiosqlite.Connection]:
+        """Store.read with the read trace installed on the connection it yields."""
+        async with read() as conn:
+            if conn is not store.conn and conn not in TRACED:
+                TRACED.append(conn)
+                await conn.set_trace_callback(_record_read)
+            yield conn
+
+    store.read = traced_read  # type: ignore[method-assign]
     return store
+
+
+TRACED: list[aiosqlite.Connection] = []
 
 
 def summary(statements: list[str]) -> dict[str, Any]:
@@ -82,6 +112,7 @@ async def main() -> None:
                 await walk(phone, dialogues, steps=1)
             before = phone.step()
             TRACE.clear()
+            READS.clear()
             RECORDING = True
             update_id = api.send_text(phone.user, "Budgetopfølgningen for dagtilbud til AB")
             await phone.handled(update_id)
@@ -94,9 +125,12 @@ async def main() -> None:
     print(f"  transactions incl. implicit ones:     {figures['transactions']}")
     print(f"  statements (incl. BEGIN/COMMIT):      {figures['statements']}")
     print(f"  by keyword: {figures['kinds']}")
+    print(f"  reads on the read-only connection (no write lock): {len(READS)}")
     if "-v" in sys.argv:
         for statement in TRACE:
             print("   ", statement[:140])
+        for statement in READS:
+            print("    read:", statement[:134])
 
 
 if __name__ == "__main__":

@@ -915,10 +915,11 @@ class TeamService:
         return ""
 
     async def has_draft(self, user_id: str) -> bool:
-        """Whether a member is in the middle of sending a governance example (read-only)."""
-        async with self.store.transaction() as tx:
-            draft = await repo.get_draft(tx, self._key("draft", user_id))
-            created = await repo.draft_created(tx, self._key("draft", user_id))
+        """Whether a member is in the middle of sending a governance example (read-only: on
+        the store's read connection, never waiting for the write lock)."""
+        async with self.store.read() as conn:
+            draft = await repo.get_draft(conn, self._key("draft", user_id))
+            created = await repo.draft_created(conn, self._key("draft", user_id))
         return draft is not None and created is not None and (
             parse_iso(created) + DRAFT_LIFETIME > self.clock.now())
 
