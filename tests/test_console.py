@@ -64,15 +64,15 @@ async def test_one_process_one_scheduler_for_every_background_job(tmp_path: Path
     core = await make_core(tmp_path, retention_days=30)
     seen: list[set[str]] = []
 
-    class Keyboard(io.StringIO):
-        """The person at the terminal: looks at the running jobs, then types /quit."""
+    class Watched(ConsoleChannel):
+        """The person at the terminal looks at the running jobs, then types /quit."""
 
-        def readline(self, size: int = -1, /) -> str:
+        async def _readline(self, loop: asyncio.AbstractEventLoop) -> str:
             seen.append({job.id for job in core.scheduler.get_jobs()})
             return "/quit\n"
 
-    console = ConsoleChannel(core.service, stdin=Keyboard(), stdout=io.StringIO(),
-                             inbound=core.inbound)
+    console = Watched(core.service, stdin=io.StringIO(), stdout=io.StringIO(),
+                      inbound=core.inbound)
     assert await serve(core, [console], asyncio.Event()) == 0
     # Retention, the schedule dispatcher and the heartbeat: jobs of the core's one scheduler.
     assert seen == [{retention.JOB_ID, DISPATCH_JOB_ID, health.JOB_ID}]
