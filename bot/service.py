@@ -54,8 +54,8 @@ def language_for(code: str | None, supported: tuple[str, ...]) -> str:
 class Who:
     """Who is talking, as a channel saw it."""
 
-    leader_id: str
-    chat_id: str
+    leader_id: str  # channel-qualified (bot/identity.py)
+    chat_id: str  # the channel's opaque conversation reference, stored on the leader row
     language_code: str | None = None
 
 

@@ -1,12 +1,12 @@
-"""Telegram through python-telegram-bot v22: a thin adapter around BotService.
+"""Telegram through python-telegram-bot v22: a thin adapter around the inbound pipeline.
 
-One update handler turns each Telegram update into a BotService call and draws the reply.
-Around it, PTB does the plumbing:
+A private chat's update becomes an `InEvent` (`TelegramChannel.event`) for bot/inbound.py,
+which admits, de-duplicates, steps and commits; `_PrivateChat.render` draws the `Reply` with
+the Bot API (toast, pressed message, new messages). Around it, PTB does the plumbing:
 - PerChatUpdateProcessor: one chat's updates strictly in order, different chats concurrently;
 - PacedRateLimiter: PTB's AIORateLimiter (global and group limits, 429 retry_after honoured)
-  plus ~1 message/s per private chat and retries of transient server errors;
-- telegram_updates in SQLite: a repeated update_id is processed once;
-- the Gate (bot/access.py): only admitted leaders; nothing is stored about anyone refused.
+  plus ~1 message/s per private chat and retries of transient server errors.
+Group updates and chat migrations are claimed in the same inbound_events table.
 
 Leader conversations happen only in private chats. Group commands are a registry
 (`register_group_command`, `register_group_buttons`) for features such as team check-ins.
