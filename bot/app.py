@@ -25,6 +25,9 @@ from bot.schedule.dispatcher import make_runner
 from bot.service import BotService
 from bot.store.db import Store
 from bot.team import feature as team_feature
+from bot.team.jobs import TEAM_JOB_ID
+from bot.team.secret import load_secret
+from bot.team.service import Team
 
 if TYPE_CHECKING:
     from bot.channels.telegram import TelegramChannel
@@ -99,6 +102,32 @@ class Host(Protocol):
     async def wait(self, stop: asyncio.Event) -> int:
         """Until the channel ends (the terminal chat's /quit) or stop is set; the exit code."""
         ...
+
+
+def build_team(core: Core) -> Team:
+    """Team check-ins for this process, ticked by the core's one scheduler; each channel with
+    groups attaches its gateway."""
+    return Team(core.store, core.dialogues, core.clock, load_secret(core.settings),
+                core.scheduler, core.settings.team_tick_seconds)
+
+
+def team_background(team: Team) -> Background:
+    """Catch up on team check-ins that fell due while the bot was down, then tick them with one
+    job on the core's scheduler."""
+
+    async def start(core: Core, outbox: Outbox) -> Stop:
+        """The first tick and the job; return the stop that removes the job."""
+        await team.start()
+        core.start_scheduler()
+
+        async def stop() -> None:
+            """Stop ticking; anything half-done is finished from SQLite at the next start."""
+            if core.scheduler.running and core.scheduler.get_job(TEAM_JOB_ID) is not None:
+                core.scheduler.remove_job(TEAM_JOB_ID)
+
+        return stop
+
+    return start
 
 
 async def serve(core: Core, hosts: Sequence[Host], stop: asyncio.Event) -> int:
@@ -204,18 +233,20 @@ async def run_telegram(settings: Settings, stop: asyncio.Event | None = None,
         if shut:
             log.warning("%d leaders who came in by ALLOWED_USER_IDS or open mode are no longer "
                         "let in; `tillidsbot access grant --user ID` lets one back in", shut)
-        channel.background = wire_telegram(channel) or []  # a test may wire nothing
+        channel.background = wire_telegram(channel, core) or []  # a test may wire nothing
         return await serve(core, [channel], stop or _stop_on_signals())
     finally:
         await core.close()
 
 
-def wire_telegram(channel: TelegramChannel) -> list[Background]:
+def wire_telegram(channel: TelegramChannel, core: Core) -> list[Background]:
     """Telegram-only features register their group commands and buttons here (before the
     channel starts, so they are in its menus); they return background services to start."""
     from bot.team.telegram import wire as wire_team
 
-    return [wire_team(channel)]
+    team = build_team(core)
+    wire_team(channel, team)
+    return [team_background(team)]
 
 
 def _stop_on_signals() -> asyncio.Event:
