@@ -11,9 +11,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from bot import content
 from bot.numbers import is_number
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # BotFather tokens look like "123456789:AAE...": digits, a colon, then URL-safe characters.
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
@@ -32,8 +31,9 @@ class Settings(BaseModel):
 
     telegram_bot_token: str | None = Field(default=None, repr=False)
     database_path: Path = Path("tillidsbot.db")
-    dialogues_dir: Path = ROOT / "dialogues"
-    templates_dir: Path = ROOT / "templates"
+    # The shipped wording (package data); the two settings point at an organisation's own.
+    dialogues_dir: Path = Field(default_factory=content.dialogues_dir)
+    templates_dir: Path = Field(default_factory=content.templates_dir)
     log_level: str = "INFO"
     # Keys the hashes of team members' ids (see bot/team/secret.py); never logged or exported.
     team_salt: str | None = Field(default=None, repr=False)
