@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.backups import add_backup_job
 from bot.channels.base import Outbox
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -19,6 +20,7 @@ from bot.features import export, forget, history, onboarding, reflection, retent
 from bot.features import settings as schedule_settings
 from bot.features.forget import ForgetHooks
 from bot.health import start_heartbeat
+from bot.metrics import MetricsServer, start_metrics
 from bot.schedule.dispatcher import ScheduleRunner, make_runner
 from bot.service import BotService
 from bot.store.db import Store
@@ -41,21 +43,31 @@ class Core:
     clock: Clock
     forget_hooks: ForgetHooks = field(default_factory=ForgetHooks)
     housekeeping: AsyncIOScheduler | None = None
+    metrics_server: MetricsServer | None = None
 
     def start_housekeeping(self) -> None:
-        """Start daily background jobs (retention) on the running event loop."""
-        if self.housekeeping is not None or not self.settings.retention_days:
+        """Start the metrics endpoint and the background jobs (retention, backups) on the
+        running event loop; each only when configured."""
+        if self.metrics_server is None:
+            self.metrics_server = start_metrics(self.settings.metrics_host,
+                                                self.settings.metrics_port)
+        if self.housekeeping is not None:
             return
-        self.housekeeping = AsyncIOScheduler(timezone="UTC")
-        retention.schedule_retention(self.housekeeping, self.store, self.clock,
-                                     self.settings.retention_days)
-        self.housekeeping.start()
+        jobs = AsyncIOScheduler(timezone="UTC")
+        retention.schedule_retention(jobs, self.store, self.clock, self.settings.retention_days)
+        add_backup_job(jobs, self.settings, self.clock)
+        if jobs.get_jobs():
+            self.housekeeping = jobs
+            jobs.start()
 
     async def close(self) -> None:
-        """Stop background jobs and release the database."""
+        """Stop background jobs and the metrics endpoint, and release the database."""
         if self.housekeeping is not None:
             self.housekeeping.shutdown(wait=False)
             self.housekeeping = None
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+            self.metrics_server = None
         await self.store.close()
 
 

@@ -21,12 +21,15 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
+from cachetools import TTLCache
 
+from bot import metrics
 from bot.access import Cooldown
 from bot.clock import Clock, iso, parse_iso
 from bot.dialogue import Dialogues
 from bot.dialogue.state import Attachment, Button, OutMessage
 from bot.numbers import small_int
+from bot.schedule.holidays import back_to_weekday, moved_off_holiday
 from bot.schedule.times import find_zone
 from bot.service import language_for
 from bot.store import team as repo
@@ -135,7 +138,11 @@ class GroupPacer:
 
 
 class AdminCache:
-    """Whether a person is a group's admin, as Telegram last said, for ADMIN_CACHE_TTL."""
+    """Whether a person is a group's admin, as Telegram last said, for ADMIN_CACHE_TTL.
+
+    A cachetools.TTLCache read by the service's clock; past `size` answers the least recently
+    used goes first.
+    """
 
     def __init__(self, clock: Clock, ttl: timedelta = ADMIN_CACHE_TTL,
                  size: int = ADMIN_CACHE_SIZE) -> None:
@@ -143,25 +150,21 @@ class AdminCache:
         self.clock = clock
         self.ttl = ttl
         self.size = size
-        self._seen: dict[tuple[str, str], tuple[bool, datetime]] = {}  # insertion-ordered
+        self._seen: TTLCache[tuple[str, str], bool] = TTLCache(
+            maxsize=size, ttl=ttl.total_seconds(), timer=lambda: self.clock.now().timestamp())
 
     def __len__(self) -> int:
         """How many answers are remembered."""
+        self._seen.expire()
         return len(self._seen)
 
     def get(self, chat_id: str, user_id: str) -> bool | None:
         """The remembered answer, or None when there is none younger than the ttl."""
-        found = self._seen.get((chat_id, user_id))
-        if found is None or self.clock.now() - found[1] >= self.ttl:
-            return None
-        return found[0]
+        return self._seen.get((chat_id, user_id))
 
     def put(self, chat_id: str, user_id: str, admin: bool) -> None:
-        """Remember an answer; past the size limit the oldest answer goes."""
-        self._seen.pop((chat_id, user_id), None)  # re-inserted last: it is the newest now
-        self._seen[(chat_id, user_id)] = (admin, self.clock.now())
-        while len(self._seen) > self.size:
-            del self._seen[next(iter(self._seen))]
+        """Remember an answer (for a full ttl from now)."""
+        self._seen[(chat_id, user_id)] = admin
 
 
 class TeamService:
@@ -564,6 +567,7 @@ class TeamService:
             await self._reply(chat_id, self.ui("team_already_open", group.language))
             return
         log.info("team pulse %d opened on request", pulse.id)
+        metrics.team_pulse("opened")
         await self._post_pulse(pulse.id)
 
     async def _close_now(self, chat_id: str, lang: str) -> None:
@@ -632,6 +636,11 @@ class TeamService:
             due = parse_iso(group.next_pulse_at)
             if due > now:
                 return
+            moved = moved_off_holiday(due, group.timezone)
+            if moved is not None:  # a public holiday where the team is: the next working day
+                group.next_pulse_at = iso(moved)
+                await repo.save_group(tx, group, iso(now))
+                return
             pulse = None
             missed = now - due >= timedelta(hours=group.open_hours)
             # One pulse at a time; a pulse missed entirely while the bot was down is skipped
@@ -639,10 +648,13 @@ class TeamService:
             if not missed and await repo.live_pulse(tx, chat_id) is None:
                 pulse = await repo.create_pulse(tx, chat_id, group.language, iso(now),
                                                 iso(due + timedelta(hours=group.open_hours)))
-            group.next_pulse_at = iso(core.next_occurrence(_cadence(group), due, now))
+            cadence = _cadence(group)  # counted on from the day a holiday may have moved it off
+            slot = back_to_weekday(due, cadence.timezone, cadence.weekday)
+            group.next_pulse_at = iso(core.next_occurrence(cadence, slot, now))
             await repo.save_group(tx, group, iso(now))
         if pulse is not None:
             log.info("team pulse %d opened on schedule", pulse.id)
+            metrics.team_pulse("opened")
             await self._post_pulse(pulse.id)
 
     async def _pulse_button(self, chat_id: str, user_id: str, parts: list[str],
@@ -749,6 +761,7 @@ class TeamService:
                     await self._post(pulse.chat_id, OutMessage(text="", attachments=[photo]))
             async with self.store.transaction() as tx:
                 await repo.set_pulse(tx, pulse_id, status="closed")
+            metrics.team_pulse("closed")
 
     def result_text(self, seq: int, result: core.PulseResult,
                     previous: core.PulseResult | None, lang: str,
