@@ -67,7 +67,8 @@ async def team_pulse(tmp_path: Path, dialogues: Dialogues) -> None:
     """A team pulse opened and closed by the group's admin."""
     clock = ManualClock(datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
     store = await Store.open(tmp_path / "team.db")
-    service = TeamService(store, dialogues, clock, b"test-secret", RecordingGateway(clock))
+    gateway = RecordingGateway(clock)
+    service = TeamService.standalone(store, dialogues, clock, b"test-secret", gateway)
     await service.command(GROUP, ADMIN, "now")
     await service.command(GROUP, ADMIN, "close")
     await store.close()

@@ -132,7 +132,8 @@ async def team(tmp_path: Path, real_dialogues: Dialogues) -> AsyncIterator[
     clock = ManualClock(datetime(2027, 3, 22, 6, 0, tzinfo=UTC))
     store = await Store.open(tmp_path / "team.db")
     gateway = RecordingGateway(clock)
-    yield TeamService(store, real_dialogues, clock, b"test-secret", gateway), clock, gateway
+    service = TeamService.standalone(store, real_dialogues, clock, b"test-secret", gateway)
+    yield service, clock, gateway
     await store.close()
 
 
