@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import socket
 import sqlite3
@@ -74,6 +75,15 @@ class TeamsBot:
             assert time.monotonic() < deadline, f"the bot did not listen:\n{self.output}"
             await asyncio.sleep(0.05)
         return self
+
+    async def health(self) -> tuple[int, dict[str, Any]]:
+        """`tillidsbot health --json` against its database: the exit code and the figures."""
+        proc = await asyncio.create_subprocess_exec(
+            *bot_command(), "health", "--json", env=self.env, cwd=ROOT,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE)
+        out, _ = await proc.communicate()
+        assert proc.returncode is not None
+        return proc.returncode, json.loads(out)
 
     async def _read(self) -> None:
         """Collect the log output."""

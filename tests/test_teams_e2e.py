@@ -91,8 +91,10 @@ async def test_a_teams_leader_finishes_the_delegation_check_across_a_crash(
             lene.conversation_id)]
         assert query(db, "SELECT leader_id, language FROM leaders") == [(f"teams:{LEADER}",
                                                                           "da")]
-        assert query(db, "SELECT conversation_id FROM teams_conversations") == [
+        assert query(db, "SELECT json_extract(chat_id, '$.conversation.id') FROM leaders") == [
             (lene.conversation_id,)]
+        [(reference,)] = query(db, "SELECT chat_id FROM leaders")
+        assert "Lene" not in reference, "the display name was kept with the reference"
         language_card = lene.connector.ids(lene.conversation_id)[-1]
         await lene.press()  # language
         # The pressed card now shows the choice and has no live buttons.
@@ -163,7 +165,7 @@ async def test_another_tenant_is_refused_and_nothing_is_stored(tmp_path: Path) -
         assert (await outsider.post(sneaky))[0] == 403
         await bot.stop()
     assert connector.calls == []
-    for table in ("leaders", "sessions", "teams_conversations", "teams_activities"):
+    for table in ("leaders", "sessions", "inbound_events"):
         assert query(db, f"SELECT COUNT(*) FROM {table}") == [(0,)], table
 
 
@@ -232,7 +234,8 @@ async def test_forged_presses_and_strangers_change_nothing(
         assert shown_text(pointer) == ui("tg_private_only", "da")
         await bot.stop()
     assert query(db, "SELECT leader_id FROM leaders") == [(f"teams:{LEADER}",)]
-    assert query(db, "SELECT COUNT(*) FROM teams_conversations") == [(1,)]
+    assert query(db, "SELECT COUNT(*) FROM leaders WHERE "
+                 "json_extract(chat_id, '$.conversation.id') IS NOT NULL") == [(1,)]
 
 
 async def test_the_teams_locale_sets_a_new_leaders_language(tmp_path: Path) -> None:
@@ -312,6 +315,9 @@ async def test_a_nudge_due_during_downtime_reaches_teams_once_after_restart(
         bot = await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=LEADER).start()
         lene.bot = bot
         await lene.say("/help")  # the bot is up and answering: anything due went out by now
+        code, figures = await bot.health()  # Teams alone beats too, and nothing is overdue
+        assert code == 0 and figures["healthy"] is True and figures["channel"] == "teams", \
+            figures
         await bot.stop()
     assert len(nudges()) == 1
     assert query(db, "SELECT kind, status FROM schedules ORDER BY id")[0] == ("nudge", "sent")
@@ -333,7 +339,46 @@ async def test_telegram_and_teams_run_in_one_process(
         lene = Member(connector, bot, LEADER, "Lene", "da-DK")
         replies = await lene.say("/start")
         assert shown_text(replies[0]) == welcome
+        # `tillidsbot health` sees one process beating for both channels.
+        code, figures = await bot.health()
+        assert code == 0 and figures["healthy"] is True, figures
+        assert figures["channel"] == "telegram+teams"
         await bot.stop()
         assert bot.proc is not None and bot.proc.returncode == 0
     assert sorted(query(db, "SELECT leader_id FROM leaders")) == [
         ("teams:" + LEADER,), ("tg:4242",)]
+
+
+async def test_the_trend_chart_arrives_inline_as_an_image_on_teams(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    import base64
+
+    from tests.test_history_telegram import seed
+
+    db = tmp_path / "bot.db"
+    async with ConnectorStandIn() as connector:
+        bot = await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=LEADER).start()
+        lene = Member(connector, bot, LEADER, "Lene", "da-DK")
+        await lene.say("/start")
+        await lene.press()  # language
+        await lene.press()  # time zone
+        seed(db, f"teams:{LEADER}")  # seven finished weekly reflections with ratings
+
+        def images() -> list[dict[str, Any]]:
+            """The image attachments the bot sent Lene."""
+            return [attachment for a in connector.messages(lene.conversation_id)
+                    for attachment in a.get("attachments") or []
+                    if str(attachment.get("contentType", "")).startswith("image/")]
+
+        await lene.say("/trend")
+        await connector.wait_for(images)
+        await bot.stop()
+    [image] = images()
+    assert image["contentType"] == "image/png" and image["name"].endswith(".png")
+    prefix = "data:image/png;base64,"
+    assert image["contentUrl"].startswith(prefix)
+    png = base64.b64decode(image["contentUrl"][len(prefix):], validate=True)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000
+    captioned = [a for a in connector.messages(lene.conversation_id)
+                 if image in (a.get("attachments") or [])]
+    assert "gennemsnit" in shown_text(captioned[0])

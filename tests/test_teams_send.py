@@ -176,3 +176,33 @@ async def test_a_personal_conversation_is_created_once_and_retried_after_429(
     assert connector.calls[-1].body is not None
     assert connector.calls[-1].body["members"] == [{"id": "member-aad"}]
     assert connector.calls[-1].body["tenantId"] == TENANT
+
+
+async def test_every_connector_call_is_counted_by_method_and_status(
+        connector: ConnectorStandIn, client: TeamsConnectorClient) -> None:
+    from bot import metrics
+
+    def calls(method: str, status: str) -> float:
+        """The counter of Teams calls of one method with one status class."""
+        return metrics.REGISTRY.get_sample_value("tillidsbot_api_calls_total", {
+            "channel": "teams", "method": method, "status": status}) or 0.0
+
+    def retries(method: str) -> float:
+        """The counter of Teams calls made again."""
+        return metrics.REGISTRY.get_sample_value("tillidsbot_api_retries_total", {
+            "channel": "teams", "method": method}) or 0.0
+
+    before = (calls("sendToConversation", "ok"), calls("sendToConversation", "429"),
+              calls("sendToConversation", "5xx"), retries("sendToConversation"),
+              calls("updateActivity", "ok"))
+    fake = FakeTime()
+    sender = ConnectorSender(clock=fake.clock, sleep=fake.sleep)
+    connector.fail_next("POST", 429, retry_after=1)
+    connector.fail_next("POST", 503)
+    sent = await sender.send(client.conversations, "a:count", TENANT, message("hej"))
+    assert sent is not None
+    await sender.update(client.conversations, "a:count", TENANT, sent, message("hej igen"))
+    after = (calls("sendToConversation", "ok"), calls("sendToConversation", "429"),
+             calls("sendToConversation", "5xx"), retries("sendToConversation"),
+             calls("updateActivity", "ok"))
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1, 2, 1]

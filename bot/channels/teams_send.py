@@ -22,6 +22,8 @@ from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -32,6 +34,9 @@ CONVERSATION_WINDOWS = ((7, 1.0), (60, 30.0), (1800, 3600.0))
 TENANT_WINDOWS = ((50, 1.0),)
 RETRIED = frozenset({412, 429, 502, 503, 504})
 IDEMPOTENT_RETRIED = RETRIED | {500}
+# The connector operation behind each of ours, as bot/metrics.py labels API calls.
+CONNECTOR_METHODS = {"send": "sendToConversation", "update": "updateActivity",
+                     "delete": "deleteActivity", "create": "createConversation"}
 MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After fails the send instead of stalling
 
 
@@ -151,29 +156,39 @@ class ConnectorSender:
                     idempotent: bool, call: Callable[[], Awaitable[T]]) -> T:
         """One connector call under the limits, retried while that is safe."""
         retried = IDEMPOTENT_RETRIED if idempotent else RETRIED
+        method = CONNECTOR_METHODS.get(operation, operation)
         for attempt in range(self.retries + 1):
             await self.conversations.acquire(conversation_id)
             await self.tenants.acquire(tenant_id)
+            if attempt:
+                metrics.api_retry("teams", method)
             try:
-                return await call()
+                result = await call()
             except aiohttp.ClientResponseError as exc:
                 status = exc.status
+                metrics.api_call("teams", method, status)
                 if status not in retried or attempt == self.retries:
                     raise TeamsSendError(operation, status) from None
                 delay = self._delay(exc, attempt)
                 if delay is None:
                     raise TeamsSendError(operation, status) from None
             except aiohttp.ClientConnectorError:
+                metrics.api_call("teams", method, "network_error")
                 # Nothing was sent: the connection was never made.
                 if attempt == self.retries:
                     raise TeamsSendError(operation, None) from None
                 status, delay = None, self.backoff * 2 ** attempt
-            except (TimeoutError, aiohttp.ClientError):
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                metrics.api_call("teams", method, "timeout" if isinstance(exc, TimeoutError)
+                                 else "network_error")
                 # Sent, but no answer: a new message may have arrived, so only idempotent
                 # calls are repeated.
                 if not idempotent or attempt == self.retries:
                     raise TeamsSendError(operation, None) from None
                 status, delay = None, self.backoff * 2 ** attempt
+            else:
+                metrics.api_call("teams", method, 200)
+                return result
             log.warning("Teams %s got %s; retrying in %.1f s", operation,
                         status or "no answer", delay)
             await self.sleep(delay)
