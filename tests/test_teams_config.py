@@ -67,6 +67,9 @@ def test_allowed_ids_are_aad_object_ids() -> None:
     settings = load_settings({"TEAMS_TEST_MODE": "1", "TEAMS_TENANT_ID": TENANT,
                               "TEAMS_ALLOWED_IDS": f"{APP.upper()}, {TENANT}"})
     assert settings.teams_allowed_ids == frozenset({APP, TENANT})
+    # The core's gate asks by channel: Teams' list is Teams' alone.
+    assert settings.allowed_ids("teams") == frozenset({APP, TENANT})
+    assert settings.allowed_ids("telegram") == frozenset()
     assert "AAD object ids" in error_of({"TEAMS_TEST_MODE": "1", "TEAMS_TENANT_ID": TENANT,
                                          "TEAMS_ALLOWED_IDS": "12345"})
 
