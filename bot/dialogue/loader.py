@@ -207,7 +207,7 @@ def _check_wording(
 def _check_source(where: str, value: str, renderer: Renderer, problems: list[str]) -> None:
     """Jinja2 syntax and placeholder text in one piece of wording."""
     try:
-        renderer.env.parse(value)
+        renderer.compile(value)  # compiled once here, rendered from the cache at every step
     except TemplateSyntaxError as exc:
         problems.append(f"{where}: template syntax: {exc}")
     lowered = value.lower()

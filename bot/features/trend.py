@@ -17,11 +17,6 @@ from typing import Any
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-# The Agg canvas with the object-oriented Figure: no pyplot global state, no display needed,
-# safe to render in a worker thread.
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from bot.dialogue.state import Attachment, OutMessage
 from bot.features.common import LOCALES, local
 from bot.service import BotService, Request
@@ -111,6 +106,12 @@ def read(values: list[float]) -> Reading:
 def render_png(series: list[tuple[date, float | None]], average: float, lang: str,
                labels: dict[str, str]) -> bytes:
     """Draw the series as a PNG: a line broken at skipped weeks, and the average."""
+    # Loaded on the first chart, not at start-up (matplotlib is most of the bot's memory).
+    # The Agg canvas with the object-oriented Figure: no pyplot global state, no display
+    # needed, safe to render in a worker thread.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()

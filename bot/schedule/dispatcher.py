@@ -28,6 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.channels.base import Outbox
+from bot.channels.compose import coalesce, with_header
 from bot.clock import Timer, as_timer, iso, parse_iso
 from bot.dialogue.state import DialogueState, OutMessage
 from bot.schedule import plan
@@ -271,7 +272,7 @@ class Dispatcher:
         messages = await self.service.start_in(tx, leader, row.conversation,
                                                dict(row.payload.get("context") or {}), row.thread)
         await schedules.set_status(tx, row.id, "sending", self.service.now(), expect="pending")
-        return Prepared(leader.chat_id or "", messages)
+        return Prepared(leader.chat_id or "", coalesce(messages))
 
     async def _nudge(self, tx: aiosqlite.Connection, row: Row, leader: repo.Leader,
                      reminder_hours: int) -> Prepared | None:
@@ -298,7 +299,7 @@ class Dispatcher:
                                   self.config.reminder_hours)
         header = OutMessage(text=self.service.ui("sched_nudge_header", leader.language),
                             buttons=snooze_buttons(self.service, row.id, leader.language))
-        return Prepared(leader.chat_id or "", [header, *started])
+        return Prepared(leader.chat_id or "", with_header(header, started))
 
     async def _reminder(self, tx: aiosqlite.Connection, row: Row, leader: repo.Leader,
                         state: DialogueState | None) -> Prepared | None:
@@ -312,7 +313,7 @@ class Dispatcher:
                             buttons=snooze_buttons(self.service, delivery, lang))
         prompt = self.service.engine.prompt(state, lang, self.service.today(leader))
         await schedules.set_status(tx, row.id, "sending", self.service.now(), expect="pending")
-        return Prepared(leader.chat_id or "", [header, *prompt])
+        return Prepared(leader.chat_id or "", with_header(header, prompt))
 
     async def finish(self, row_id: int, error: BaseException | None) -> None:
         """Record 'sent' after the channel accepted the messages, or 'failed' (never retried)."""
