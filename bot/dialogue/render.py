@@ -68,23 +68,18 @@ def pick(text: Text, lang: str) -> str:
 class Renderer:
     """Renders inline wording and template files with the same environment.
 
-    Template files are compiled when the renderer is made and inline wording the first time
-    it is seen (the loader sees all of it while validating), so a step only renders.
+    Each template file and each inline wording string is compiled once, the first time it is
+    rendered, and kept (auto_reload=False: no stat() of a file per render); compiling all of
+    them at start-up would cost more than a second before the first update.
     """
 
     def __init__(self, templates_dir: Path) -> None:
-        """Create the environment over a templates directory and compile its templates."""
+        """Create the environment over a templates directory."""
         self.templates_dir = templates_dir
         self.env = make_environment(templates_dir)
         self._strings: dict[str, Template] = {}
-        self._templates: dict[str, Template] = {}
         self._files = {str(p.relative_to(templates_dir).as_posix())
                        for p in templates_dir.glob("*/*.j2")} if templates_dir.is_dir() else set()
-        for name in sorted(self._files):
-            try:
-                self._templates[name] = self.env.get_template(name)
-            except Exception:  # noqa: BLE001 - reported when it is rendered (or by the check)
-                continue
 
     def compile(self, source: str) -> Template:
         """The compiled form of an inline wording string (cached); raises on bad syntax."""
@@ -108,7 +103,7 @@ class Renderer:
         """Render templates/<lang>/<name>.j2."""
         path = f"{lang}/{name}.j2"
         try:
-            tpl = self._templates.get(path) or self.env.get_template(path)
+            tpl = self.env.get_template(path)  # compiled once, then from the env's cache
             return tpl.render({"lang": lang, **variables}).strip()
         except Exception as exc:  # TemplateError, but also a TypeError inside an expression
             raise RenderError(f"{name} ({lang}): {exc.__class__.__name__}: {exc}") from exc
