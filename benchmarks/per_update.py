@@ -264,12 +264,15 @@ class Runner:
                     fig.latency[item.workload].append(max(times) - item.at)
 
 
-def tillidsbot_command() -> list[str]:
-    """`tillidsbot run` of this checkout (the module, so a copy of the tree runs its own code)."""
-    return [sys.executable, "-m", "bot.cli", "run"]
+def tillidsbot_command(profile: str | None = None) -> list[str]:
+    """`tillidsbot run` of this checkout (the module, so a copy of the tree runs its own code);
+    under cProfile writing to `profile` when given."""
+    wrap = ["-m", "cProfile", "-o", profile] if profile else []
+    return [sys.executable, *wrap, "-m", "bot.cli", "run"]
 
 
-async def one_run(blocks: int, users: int, rate: float) -> dict[str, Figures]:
+async def one_run(blocks: int, users: int, rate: float,
+                  profile: str | None = None) -> dict[str, Figures]:
     """Both bots, fresh, through `blocks` blocks of A B B A turns."""
     api = FakeBotApi()
     await api.start()
@@ -282,8 +285,8 @@ async def one_run(blocks: int, users: int, rate: float) -> dict[str, Figures]:
                   "ACCESS_MODE": "open"}
         echo_env = {**base_env, "TELEGRAM_BOT_TOKEN": ECHO_TOKEN,
                     "TELEGRAM_API_BASE_URL": api.base_url}
-        a = Runner("tillidsbot", api, api.add_bot(TILLIDSBOT_TOKEN, 1001), tillidsbot_command(),
-                   tb_env, db)
+        a = Runner("tillidsbot", api, api.add_bot(TILLIDSBOT_TOKEN, 1001),
+                   tillidsbot_command(profile), tb_env, db)
         b = Runner("echo", api, api.add_bot(ECHO_TOKEN, 1002),
                    [sys.executable, str(ROOT / "benchmarks" / "echo_bot.py")], echo_env, None)
         await a.start()
@@ -387,13 +390,15 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=30, help="leaders per group and turn")
     parser.add_argument("--rate", type=float, default=40.0, help="updates per second in a turn")
     parser.add_argument("--quick", action="store_true", help="one short run (a smoke test)")
+    parser.add_argument("--profile", metavar="PATH",
+                        help="run Tillidsbot under cProfile, stats to PATH (figures inflated)")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.blocks, args.users = 1, 1, 3
     runs = []
     for n in range(args.runs):
         started = time.monotonic()
-        runs.append(asyncio.run(one_run(args.blocks, args.users, args.rate)))
+        runs.append(asyncio.run(one_run(args.blocks, args.users, args.rate, args.profile)))
         print(f"run {n + 1}/{args.runs} took {time.monotonic() - started:.0f} s", flush=True)
     report(runs)
     return 0
