@@ -233,9 +233,18 @@ class Runner:
             return replies >= len(ids)
         try:
             with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=1) as conn:
-                (done,) = conn.execute(
-                    "SELECT count(*) FROM telegram_updates WHERE status = 'done' "
-                    "AND update_id BETWEEN ? AND ?", (min(ids), max(ids))).fetchone()
+                tables = {r[0] for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "inbound_events" in tables:  # the one inbound pipeline's record
+                    keys = [f"{self.bot.bot_id}:{i}" for i in ids]
+                    marks = ",".join("?" * len(keys))
+                    (done,) = conn.execute(
+                        "SELECT count(*) FROM inbound_events WHERE channel = 'telegram' "
+                        f"AND status = 'done' AND event_id IN ({marks})", keys).fetchone()
+                else:  # versions before it
+                    (done,) = conn.execute(
+                        "SELECT count(*) FROM telegram_updates WHERE status = 'done' "
+                        "AND update_id BETWEEN ? AND ?", (min(ids), max(ids))).fetchone()
         except sqlite3.OperationalError:
             return False
         return bool(done >= len(ids))
