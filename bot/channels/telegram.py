@@ -53,7 +53,8 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import identity
+from bot import identity, metrics
+from bot.channels import telegram_metrics as tg_metrics
 from bot.channels.compose import coalesce
 from bot.channels.telegram_limits import (  # noqa: F401 - re-exported for older imports
     PACED_METHODS,
@@ -315,6 +316,8 @@ class TelegramChannel:
             .concurrent_updates(self.processor)
             .rate_limiter(PacedRateLimiter(chat_interval=settings.telegram_chat_interval,
                                            scheduled_rate=settings.schedule_rate))
+            .request(tg_metrics.requests()["request"])  # metrics: every Bot API call
+            .get_updates_request(tg_metrics.requests()["get_updates_request"])
             .job_queue(None)  # scheduling lives in bot/schedule with its own SQLite table
         )
         if settings.telegram_api_base_url:
@@ -323,7 +326,9 @@ class TelegramChannel:
             if base.endswith("/bot"):
                 builder = builder.base_file_url(base[: -len("/bot")] + "/file/bot")
         app = builder.build()
-        app.add_handler(TypeHandler(Update, self._on_update))
+        # metrics: each update counted by kind, its reply timed, a failure counted
+        app.add_handler(TypeHandler(Update, metrics.timed_update(
+            tg_metrics.CHANNEL, tg_metrics.update_kind, self._on_update)))
         app.add_error_handler(self._on_error)
         return app
 

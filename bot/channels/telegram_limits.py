@@ -26,6 +26,8 @@ from typing import Any
 from telegram.error import NetworkError
 from telegram.ext import AIORateLimiter
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 # Requests that put a new message in a chat: these are paced per private chat.
@@ -184,8 +186,14 @@ class PacedRateLimiter(AIORateLimiter):
                              endpoint: str) -> Callable[..., Any]:
         """Retry a request that failed with a server or connection error (not a timeout)."""
 
+        made = 0  # calls of this request so far: AIORateLimiter calls again after a 429
+
         async def call(*args: Any, **kwargs: Any) -> Any:
+            nonlocal made
             for attempt in range(self.server_retries + 1):
+                if made:
+                    metrics.api_retry("telegram", endpoint)
+                made += 1
                 try:
                     return await callback(*args, **kwargs)
                 except NetworkError as exc:
