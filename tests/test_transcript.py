@@ -103,7 +103,7 @@ def test_delegation_in_the_terminal_survives_a_kill(tmp_path: Path) -> None:
     chat.say("Vi kigger på planen sammen hver anden fredag")
     chat.expect("[5] 5")
     chat.say("2")
-    chat.expect("Tillidstrappen")
+    chat.expect("tillidstrappe")  # one workplace's example (001, "hos JAC"), not a model
     chat.say("-")  # skip the optional next step on the staircase
     chat.expect("Om to uger")
     chat.say("2")
