@@ -121,7 +121,7 @@ def test_docs_sources_lists_every_node_and_prompt(real_dialogues: Dialogues) -> 
 
     doc = (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
     mine = [d for d in real_dialogues.registry.definitions.values()
-            if d.id.startswith(("delegation", "repair", "reflection"))]
+            if d.id.startswith(("delegation", "repair", "reflection", "resistance"))]
     prompts = reflection.load_prompts(ROOT / "dialogues" / reflection.PROMPTS_FILE,
                                       real_dialogues.languages)
     rows = [*sources_table(mine).splitlines()[2:],
