@@ -118,6 +118,20 @@ def test_delegation_in_the_terminal_survives_a_kill(tmp_path: Path) -> None:
     assert chat.proc.wait(timeout=TIMEOUT) == 0
 
 
+def test_docs_transcripts_is_current() -> None:
+    import asyncio
+
+    from tests import transcripts
+
+    current = (ROOT / "docs" / "transcripts.md").read_text(encoding="utf-8")
+    assert current == asyncio.run(transcripts.document()), (
+        "regenerate: python -m tests.transcripts > docs/transcripts.md")
+    # Every leader's conversation has its Danish transcript, the new one included.
+    for heading in ("## delegation\n", "## repair\n", "## reflection", "## resistance (",
+                    "## resistance_followup"):
+        assert heading in current, heading
+
+
 def test_language_switch_in_the_terminal(tmp_path: Path) -> None:
     chat = Chat(tmp_path / "chat.db")
     chat.expect("[1] Før du uddelegerer")
