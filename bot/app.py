@@ -23,6 +23,8 @@ from bot.schedule.dispatcher import ScheduleRunner, make_runner
 from bot.service import BotService
 from bot.store.db import Store
 from bot.team import feature as team_feature
+from bot.team.secret import load_secret
+from bot.team.service import Team
 
 if TYPE_CHECKING:
     from bot.channels.telegram import TelegramChannel
@@ -109,12 +111,40 @@ Background = Callable[[Core, Outbox], Awaitable[Stop]]
 BACKGROUND: list[Background] = []
 
 
-def wire_telegram(channel: TelegramChannel) -> list[Background]:
+def build_team(core: Core, scheduler: AsyncIOScheduler) -> Team:
+    """Team check-ins for this process, ticked by the given scheduler; each channel with
+    groups attaches its gateway."""
+    return Team(core.store, core.dialogues, core.clock, load_secret(core.settings), scheduler,
+                core.settings.team_tick_seconds)
+
+
+def team_background(team: Team, scheduler: AsyncIOScheduler) -> Background:
+    """Catch up on team check-ins that fell due while the bot was down, then run the
+    scheduler that ticks them (until one scheduler serves the whole core)."""
+
+    async def start(core: Core, outbox: Outbox) -> Stop:
+        """The first tick and the job, then the scheduler; return the stop."""
+        await team.start()
+        scheduler.start()
+
+        async def stop() -> None:
+            """Stop ticking; anything half-done is finished from SQLite at the next start."""
+            scheduler.shutdown(wait=False)
+
+        return stop
+
+    return start
+
+
+def wire_telegram(channel: TelegramChannel, core: Core) -> list[Background]:
     """Telegram-only features register their group commands and buttons here; they may return
     background services to start with the channel."""
     from bot.team.telegram import wire as wire_team
 
-    return [wire_team(channel), schedule_background(TELEGRAM_PREFIX),
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    team = build_team(core, scheduler)
+    wire_team(channel, team)
+    return [team_background(team, scheduler), schedule_background(TELEGRAM_PREFIX),
             heartbeat_background("telegram", TELEGRAM_PREFIX)]
 
 
@@ -205,7 +235,7 @@ async def run_telegram(settings: Settings, stop: asyncio.Event | None = None,
         if shut:
             log.warning("%d leaders who came in by ALLOWED_USER_IDS or open mode are no longer "
                         "let in; `tillidsbot access grant --user ID` lets one back in", shut)
-        features = wire_telegram(channel)
+        features = wire_telegram(channel, core)
         stop_event = stop or _stop_on_signals()
         async with channel.running():
             stops = await start_background(core, channel, features)

@@ -424,7 +424,7 @@ async def test_leader_commands_in_a_group_get_a_private_link_and_group_hooks_run
         assert chat is not None
         await event.channel.app.bot.send_message(chat.id, "pulse")
 
-    def wire(channel: TelegramChannel) -> None:
+    def wire(channel: TelegramChannel, core: object) -> None:
         channel.register_group_command("checkin", checkin, "command_help")
 
     monkeypatch.setattr(app_module, "wire_telegram", wire)

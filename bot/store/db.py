@@ -17,6 +17,10 @@ from bot.private_files import create_private, private_dir
 log = logging.getLogger(__name__)
 
 
+# The first line of a migration that must run with foreign key enforcement off.
+FOREIGN_KEYS_OFF = "-- foreign_keys: off"
+
+
 class StoreError(Exception):
     """The database file cannot be opened or migrated (a clear message for the operator)."""
 
@@ -76,24 +80,44 @@ class Store:
         for number, sql in migrations():
             if number <= current:
                 continue
-            await self.conn.execute("BEGIN IMMEDIATE")
+            # A migration that rebuilds a table others reference says so on its first line:
+            # dropping the old table with foreign keys on would cascade into its children.
+            # The pragma is a no-op inside a transaction, so it is switched around it.
+            keys_off = sql.startswith(FOREIGN_KEYS_OFF)
+            if keys_off:
+                await self.conn.execute("PRAGMA foreign_keys=OFF")
             try:
-                # Read again under the write lock: another process (a second terminal chat
-                # started at the same moment) may have applied it since.
-                current = await self._user_version()
-                if number <= current:
-                    await self.conn.execute("COMMIT")
-                    continue
-                log.info("applying database migration %04d", number)
-                for statement in _statements(sql):
-                    await self.conn.execute(statement)
-                await self.conn.execute(f"PRAGMA user_version = {number}")
-                await self.conn.execute("COMMIT")
-            except Exception:
-                await self.conn.execute("ROLLBACK")
-                raise
-            current = number
+                current = await self._apply(number, sql, keys_off)
+            finally:
+                if keys_off:
+                    await self.conn.execute("PRAGMA foreign_keys=ON")
         return current
+
+    async def _apply(self, number: int, sql: str, check_keys: bool) -> int:
+        """Apply one migration in its own write transaction; return the version reached."""
+        await self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Read again under the write lock: another process (a second terminal chat
+            # started at the same moment) may have applied it since.
+            current = await self._user_version()
+            if number <= current:
+                await self.conn.execute("COMMIT")
+                return current
+            log.info("applying database migration %04d", number)
+            for statement in _statements(sql):
+                await self.conn.execute(statement)
+            if check_keys:
+                async with self.conn.execute("PRAGMA foreign_key_check") as cur:
+                    broken = list(await cur.fetchall())
+                if broken:
+                    raise StoreError(f"migration {number:04d} left {len(broken)} rows "
+                                     "pointing at nothing; nothing was changed")
+            await self.conn.execute(f"PRAGMA user_version = {number}")
+            await self.conn.execute("COMMIT")
+        except Exception:
+            await self.conn.execute("ROLLBACK")
+            raise
+        return number
 
     async def _user_version(self) -> int:
         """The schema version recorded in the file."""
