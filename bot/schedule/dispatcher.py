@@ -20,18 +20,20 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 from typing import TYPE_CHECKING
 
 import aiosqlite
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.channels.base import Outbox
+from bot import metrics
+from bot.channels.base import Outbox, Routes
 from bot.clock import Timer, as_timer, iso, parse_iso
 from bot.dialogue.state import DialogueState, OutMessage
 from bot.schedule import plan
-from bot.schedule.messages import snooze_buttons
+from bot.schedule.holidays import country_of, holiday_name, moved_off_holiday
+from bot.schedule.messages import day_text, snooze_buttons
 from bot.schedule.pacer import Pacer, Prepared
 from bot.schedule.times import local_instant, next_nudge, paused, quiet_end, zone_of
 from bot.store import repo, schedules
@@ -83,17 +85,21 @@ class StartupReport:
 class Dispatcher:
     """Turns due rows into conversations and messages, exactly as the table says."""
 
-    def __init__(self, service: BotService, outbox: Outbox,
+    def __init__(self, service: BotService, outbox: Outbox | Routes,
                  config: ScheduleConfig | None = None, leader_prefix: str | None = None,
                  timer: Timer | None = None) -> None:
-        """Bind to the bot service (its store and clock) and a channel's outbox.
+        """Bind to the bot service (its store and clock) and the channels' outboxes.
 
-        leader_prefix limits delivery to one channel's leaders ('tg:', 'console:').
+        With Routes, each leader's rows go out through their own channel and only the running
+        channels' leaders are served; a single Outbox serves the leaders whose id starts with
+        leader_prefix ('tg:', 'console:'), or everyone.
         """
         self.service = service
         self.store = service.store
         self.config = config or ScheduleConfig()
-        self.leader_prefix = leader_prefix
+        self.leader_prefixes: list[str] | None = (
+            outbox.prefixes() if isinstance(outbox, Routes)
+            else [leader_prefix] if leader_prefix else None)
         self.timer = timer or as_timer(service.clock)
         self.pacer = Pacer(self.timer, outbox, self.prepare, self.finish, rate=self.config.rate,
                            chat_interval=self.config.chat_interval)
@@ -107,6 +113,7 @@ class Dispatcher:
         async with self.store.transaction() as tx:
             unconfirmed = await schedules.reconcile_sending(tx, iso(now))
         if unconfirmed:
+            metrics.scheduled("any", "unconfirmed", count=unconfirmed)
             log.warning("%d scheduled message(s) were being sent when the bot stopped; "
                         "recorded as unconfirmed, not sent again", unconfirmed)
         planned = await self.plan_missing_nudges(since=None)
@@ -124,8 +131,9 @@ class Dispatcher:
             return 0
         async with self.store.transaction() as tx:
             due = await schedules.due(tx, iso(now), room + len(self.pacer.queued),
-                                      self.leader_prefix)
+                                      self.leader_prefixes)
         queued = sum(self.pacer.submit(d.id, d.chat_id, d.due_at) for d in due)
+        metrics.due_backlog(len(self.pacer.queued))
         return queued
 
     async def run_once(self) -> None:
@@ -171,6 +179,7 @@ class Dispatcher:
                 return await self._prepare(tx, row_id)
         except Exception as exc:  # a broken row must not come back every tick, nor stop others
             log.exception("scheduled row %s could not be prepared; recorded as failed", row_id)
+            metrics.error("schedule")
             async with self.store.transaction() as tx:
                 await schedules.set_status(tx, row_id, "failed", self.service.now(),
                                            expect="pending",
@@ -215,6 +224,13 @@ class Dispatcher:
                 await schedules.postpone(tx, row.id, iso(back), stamp, "paused")
                 return None
             return await self._close(tx, row, leader, "skipped", "paused")
+        if row.kind in ("nudge", "followup") and prefs.holidays:
+            moved = moved_off_holiday(parse_iso(row.due_at), zone.key)
+            if moved is not None:
+                day = parse_iso(row.due_at).astimezone(zone).date().isoformat()
+                await schedules.set_payload(tx, row.id, {**row.payload, "holiday": day}, stamp)
+                await schedules.postpone(tx, row.id, iso(moved), stamp, "public holiday")
+                return None
         quiet = quiet_end(now, zone, prefs.quiet)
         if quiet is not None:
             await schedules.postpone(tx, row.id, iso(quiet), stamp, "quiet hours")
@@ -245,6 +261,7 @@ class Dispatcher:
                      status: str, note: str) -> Prepared | None:
         """Record that a row will not be sent (so: None); a weekly nudge rolls on."""
         await schedules.set_status(tx, row.id, status, self.service.now(), note=note)
+        metrics.scheduled(row.kind, status)
         log.info("scheduled row %s (%s) %s: %s", row.id, row.kind, status, note)
         if row.kind == "nudge":
             await plan.plan_nudge(tx, leader, self.timer.now(), self._nudge_conversation(row),
@@ -271,7 +288,8 @@ class Dispatcher:
         messages = await self.service.start_in(tx, leader, row.conversation,
                                                dict(row.payload.get("context") or {}), row.thread)
         await schedules.set_status(tx, row.id, "sending", self.service.now(), expect="pending")
-        return Prepared(leader.chat_id or "", messages)
+        return Prepared(leader.chat_id or "", [*self._holiday_note(row, leader), *messages],
+                        leader.leader_id)
 
     async def _nudge(self, tx: aiosqlite.Connection, row: Row, leader: repo.Leader,
                      reminder_hours: int) -> Prepared | None:
@@ -298,7 +316,25 @@ class Dispatcher:
                                   self.config.reminder_hours)
         header = OutMessage(text=self.service.ui("sched_nudge_header", leader.language),
                             buttons=snooze_buttons(self.service, row.id, leader.language))
-        return Prepared(leader.chat_id or "", [header, *started])
+        # The holiday note follows the header (with its snooze buttons) and precedes the
+        # conversation's first question, which stays the last thing said.
+        return Prepared(leader.chat_id or "", [header, *self._holiday_note(row, leader),
+                                               *started], leader.leader_id)
+
+    def _holiday_note(self, row: Row, leader: repo.Leader) -> list[OutMessage]:
+        """Once, with the message a public holiday moved: why it comes today."""
+        moved_from = row.payload.get("holiday")
+        if not isinstance(moved_from, str):
+            return []
+        with contextlib.suppress(ValueError):
+            day = date.fromisoformat(moved_from)
+            lang = leader.language
+            name = holiday_name(day, country_of(zone_of(leader.timezone).key), lang)
+            if name:
+                text = self.service.ui("sched_holiday_moved", lang, holiday=name,
+                                       date=day_text(self.service, day, lang))
+                return [OutMessage(text=text)]
+        return []
 
     async def _reminder(self, tx: aiosqlite.Connection, row: Row, leader: repo.Leader,
                         state: DialogueState | None) -> Prepared | None:
@@ -312,7 +348,7 @@ class Dispatcher:
                             buttons=snooze_buttons(self.service, delivery, lang))
         prompt = self.service.engine.prompt(state, lang, self.service.today(leader))
         await schedules.set_status(tx, row.id, "sending", self.service.now(), expect="pending")
-        return Prepared(leader.chat_id or "", [header, *prompt])
+        return Prepared(leader.chat_id or "", [header, *prompt], leader.leader_id)
 
     async def finish(self, row_id: int, error: BaseException | None) -> None:
         """Record 'sent' after the channel accepted the messages, or 'failed' (never retried)."""
@@ -321,12 +357,18 @@ class Dispatcher:
             if error is None:
                 await schedules.set_status(tx, row_id, "sent", stamp, expect="sending",
                                            sent_at=stamp)
+                sent = await schedules.get(tx, row_id)
+                if sent is not None:
+                    late = self.timer.now() - parse_iso(sent.due_at)
+                    metrics.scheduled(sent.kind, "sent", late.total_seconds())
                 return
             log.warning("scheduled row %s could not be delivered: %s", row_id,
                         type(error).__name__)
             await schedules.set_status(tx, row_id, "failed", stamp, expect="sending",
                                        note=f"delivery failed: {type(error).__name__}")
             row = await schedules.get(tx, row_id)
+            metrics.scheduled(row.kind if row else "any", "failed")
+            metrics.error("schedule")
             if row is None or row.kind not in ("nudge", "snooze") or not row.thread:
                 return
             # The leader never saw the reflection open: do not leave it waiting for an answer.
@@ -346,9 +388,12 @@ async def dispatch_tick(dispatcher: Dispatcher) -> None:
 class ScheduleRunner:
     """Starts and stops the dispatcher, its pacer and the one APScheduler job, for any channel."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        """Wrap a dispatcher."""
+    def __init__(self, dispatcher: Dispatcher,
+                 scheduler: AsyncIOScheduler | None = None) -> None:
+        """Wrap a dispatcher; its job goes on the given scheduler (the core's one), else on a
+        scheduler of its own."""
         self.dispatcher = dispatcher
+        self.shared = scheduler
         self.scheduler: AsyncIOScheduler | None = None
         self._pacer_task: asyncio.Task[None] | None = None
         self.report: StartupReport | None = None
@@ -360,20 +405,24 @@ class ScheduleRunner:
                                                name="tillidsbot-schedule-pacer")
         await self.dispatcher.tick()
         tick = self.dispatcher.config.tick_seconds
-        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler = self.shared or AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_job(
             dispatch_tick, trigger=IntervalTrigger(seconds=tick), args=[self.dispatcher],
             id=DISPATCH_JOB_ID, name="queue due scheduled messages", replace_existing=True,
             # A late tick is still useful (it only reads the table), and missed ticks are one.
             misfire_grace_time=max(1, int(tick * 10)), coalesce=True, max_instances=1,
         )
-        self.scheduler.start()
+        if not self.scheduler.running:
+            self.scheduler.start()
         return self.report
 
     async def stop(self) -> None:
         """Stop ticking, let sends under way finish (rows not begun stay pending in SQLite)."""
         if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            if self.shared is None:
+                self.scheduler.shutdown(wait=False)
+            elif self.scheduler.get_job(DISPATCH_JOB_ID) is not None:
+                self.scheduler.remove_job(DISPATCH_JOB_ID)
         self.dispatcher.pacer.stop()
         if self._pacer_task is not None:
             try:
@@ -386,8 +435,9 @@ class ScheduleRunner:
                     await self._pacer_task
 
 
-def make_runner(service: BotService, outbox: Outbox, settings: Settings,
-                leader_prefix: str | None) -> ScheduleRunner:
-    """The runner a channel starts next to its event handling."""
+def make_runner(service: BotService, outbox: Outbox | Routes, settings: Settings,
+                leader_prefix: str | None = None,
+                scheduler: AsyncIOScheduler | None = None) -> ScheduleRunner:
+    """The runner the process starts next to its channels (on the core's scheduler)."""
     return ScheduleRunner(Dispatcher(service, outbox, ScheduleConfig.from_settings(settings),
-                                     leader_prefix))
+                                     leader_prefix), scheduler)

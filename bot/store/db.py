@@ -48,6 +48,7 @@ class Store:
         self.path = path
         self._lock = asyncio.Lock()
         self._scrub = False
+        self._reader: aiosqlite.Connection | None = None
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -141,6 +142,26 @@ class Store:
                 self._scrub = False
                 await self._checkpoint_and_truncate()
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A connection for reads that need no write lock: a second, read-only connection on
+        the same file, so it sees only committed rows and never waits for a writer (WAL). An
+        in-memory database has no second connection: it reads under the write lock."""
+        if str(self.path) == ":memory:":
+            async with self.transaction() as tx:
+                yield tx
+            return
+        if self._reader is None:
+            reader = await aiosqlite.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                             isolation_level=None)
+            reader.row_factory = aiosqlite.Row
+            await reader.execute("PRAGMA busy_timeout=5000")
+            if self._reader is None:
+                self._reader = reader
+            else:  # another coroutine opened one meanwhile
+                await reader.close()
+        yield self._reader
+
     def scrub_after_commit(self) -> None:
         """After the open transaction commits, empty the write-ahead log: erased rows' old page
         images would otherwise stay in the -wal file until SQLite happens to overwrite them."""
@@ -156,7 +177,10 @@ class Store:
             log.info("write-ahead log still in use; it is truncated at the next checkpoint")
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            await reader.close()
         await self.conn.close()
 
 
@@ -185,6 +209,23 @@ async def _enable_wal(conn: aiosqlite.Connection, attempts: int = 100) -> None:
 
 
 def _statements(sql: str) -> list[str]:
-    """Split a migration into statements (they contain no semicolons inside)."""
-    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """Split a migration into statements where SQLite itself says one is complete
+    (sqlite3.complete_statement), so a semicolon inside a string, a comment or a trigger body
+    does not cut a statement in two. Comment-only remainders are dropped."""
+    statements: list[str] = []
+    current = ""
+    pieces = sql.split(";")
+    for index, piece in enumerate(pieces):
+        current += piece if index == len(pieces) - 1 else piece + ";"
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if _has_code(current):
+        statements.append(current.strip())  # a last statement without its semicolon
+    return [s for s in statements if _has_code(s)]
+
+
+def _has_code(sql: str) -> bool:
+    """Whether SQL text holds more than whitespace, '--' comments and a lone semicolon."""
+    lines = [ln.strip() for ln in sql.splitlines()]
+    return any(ln and not ln.startswith("--") and ln != ";" for ln in lines)

@@ -206,9 +206,9 @@ class Governance:
         draft_key = self._draft_key(user_id)
         if not await self.drafts.maybe(draft_key):
             return False
-        async with self.store.transaction() as tx:
-            draft = await repo.get_draft(tx, draft_key)
-            created = await repo.draft_created(tx, draft_key)
+        async with self.store.read() as conn:  # no write lock for a look
+            draft = await repo.get_draft(conn, draft_key)
+            created = await repo.draft_created(conn, draft_key)
         if draft is None or created is None:
             self.drafts.ended(draft_key)
             return False

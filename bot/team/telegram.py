@@ -18,6 +18,7 @@ from telegram import (
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden
 
+from bot import identity
 from bot.channels.telegram import GroupEvent, TelegramChannel, parse_command
 from bot.dialogue.state import Button, OutMessage
 from bot.team.delivery import ChatMoved, GroupGone
@@ -25,7 +26,7 @@ from bot.team.service import Team, TeamService
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"  # the channel name team groups on Telegram are stored under
+CHANNEL = identity.TELEGRAM  # the channel name team groups on Telegram are stored under
 ROUND_PAYLOAD = "gov_"  # a deep link's start payload for a governance round: gov_<token>
 
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})

@@ -1,2 +1,0 @@
--- Reserved for another branch of issue 12 (the coordinator replaces this file with the real
--- 0012 migration when merging); kept so the numbers stay gap-free on this branch.
