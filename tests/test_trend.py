@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from bot.features import reflection, trend
@@ -108,7 +109,7 @@ async def test_one_series_per_comparable_kind_never_mixed(tmp_path: Path) -> Non
     for axes, values in zip(panels, series.values(), strict=True):
         # Dots only: no line through different questions, no average line.
         assert axes.get_lines() == [] and len(axes.collections) == 1
-        assert len(axes.collections[0].get_offsets()) == len(values)
+        assert len(np.asarray(axes.collections[0].get_offsets())) == len(values)
     out = await trend_of(core)
     [photo] = out[0].attachments
     assert png_size(photo.data) == PHONE
