@@ -122,10 +122,11 @@ class Harness:
         return self.service.ui(key, lang)
 
     def headers(self, key: str = "sched_nudge_header", chat: str | None = None) -> list[Sent]:
-        """Sent messages that start with a given wording (e.g. nudges, reminders)."""
+        """Sent messages that start with a given wording (e.g. nudges, reminders: their header
+        and the question it opens are one message)."""
         text = self.texts(key)
         return [s for s in self.outbox.sent
-                if s.message.text == text and (chat is None or s.chat == chat)]
+                if s.message.text.startswith(text) and (chat is None or s.chat == chat)]
 
     async def rows(self, n: int | str) -> list[schedules.Row]:
         """All schedule rows of a leader, oldest first."""

@@ -59,11 +59,12 @@ async def test_two_thousand_due_in_one_minute_are_paced(tmp_path: Path) -> None:
     assert times == sorted(times)
     assert all(times[i + CAP] - times[i] >= timedelta(seconds=1)
                for i in range(len(times) - CAP))
-    # About one message per second per chat (a nudge is a header and a question).
+    # One message per row: a nudge's header and question, a follow-up's opening and question
+    # are one message each; any more to one chat would be about one a second.
     per_chat: dict[str, list[datetime]] = defaultdict(list)
     for s in sent:
         per_chat[s.chat].append(s.at)
-    assert max(len(v) for v in per_chat.values()) >= 2
+    assert max(len(v) for v in per_chat.values()) == 1
     assert all(b - a >= timedelta(seconds=1)
                for v in per_chat.values() for a, b in zip(v, v[1:], strict=False))
     # Oldest due first: the first message to each chat comes in (due_at, id) order.

@@ -4,8 +4,9 @@ A private chat's update becomes an `InEvent` (`TelegramChannel.event`) for bot/i
 which admits, de-duplicates, steps and commits; `_PrivateChat.render` draws the `Reply` with
 the Bot API (toast, pressed message, new messages). Around it, PTB does the plumbing:
 - PerChatUpdateProcessor: one chat's updates strictly in order, different chats concurrently;
-- PacedRateLimiter: PTB's AIORateLimiter (global and group limits, 429 retry_after honoured)
-  plus ~1 message/s per private chat and retries of transient server errors.
+- PacedRateLimiter (bot/channels/telegram_limits.py): PTB's AIORateLimiter (group limits,
+  429 retry_after honoured) plus a per-private-chat burst bucket (three at once, ~1/s
+  sustained), a hard global ceiling per one-second window and retries of transient 5xx errors.
 Group updates and chat migrations are claimed in the same inbound_events table.
 
 Leader conversations happen only in private chats. Group commands are a registry
@@ -22,7 +23,7 @@ import logging
 import os
 import secrets
 import traceback
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -43,9 +44,8 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     BaseUpdateProcessor,
     ContextTypes,
@@ -55,6 +55,14 @@ from telegram.ext import (
 
 from bot import identity, metrics
 from bot.channels import telegram_metrics as tg_metrics
+from bot.channels.compose import coalesce
+from bot.channels.telegram_limits import (  # noqa: F401 - re-exported for older imports
+    PACED_METHODS,
+    PRE_PACED,
+    ChatLocks,
+    PacedRateLimiter,
+    _private_chat_id,
+)
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.state import Button, OutMessage
@@ -69,14 +77,10 @@ MAX_CAPTION = 1024
 # Telegram language codes of the command menus -> the language of their wording.
 COMMAND_LANGUAGES = {"da": "da", "nb": "nb", "no": "nb", "en": "en"}
 # The leader commands in the order Telegram's menu shows them.
-LEADER_COMMANDS = ("start", "delegate", "repair", "reflect", "history", "trend", "settings",
-                   "language", "export", "forget",
+LEADER_COMMANDS = ("start", "delegate", "repair", "reflect", "resistance", "history", "trend",
+                   "settings", "language", "export", "forget",
                    "back", "cancel", "help")
 BUILTIN_COMMANDS = frozenset({"start", "menu", "help", "history", "language", "back", "cancel"})
-# Requests that put a new message in a chat: these are paced per private chat.
-PACED_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup",
-                           "sendAnimation", "sendAudio", "sendVoice", "sendVideo",
-                           "copyMessage", "forwardMessage"})
 UPDATE_MEMORY = timedelta(days=2)  # Telegram keeps undelivered updates for 24 hours
 PRUNE_EVERY = 1000
 GROUP_START_PAYLOAD = "group"
@@ -222,94 +226,6 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         return bool(self._workers)
 
 
-class PacedRateLimiter(AIORateLimiter):
-    """AIORateLimiter plus ~1 message/s per private chat and retries of transient 5xx errors."""
-
-    def __init__(self, chat_interval: float = 1.0, max_retries: int = 3,
-                 server_retries: int = 3, backoff: float = 0.5) -> None:
-        """chat_interval seconds between messages to one private chat; retries on 429/5xx."""
-        super().__init__(max_retries=max_retries)
-        self.chat_interval = chat_interval
-        self.server_retries = server_retries
-        self.backoff = backoff
-        self._next_slot: dict[int, float] = {}
-        self._chat_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-
-    async def process_request(
-        self,
-        callback: Callable[..., Any],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> Any:
-        """Pace sends to private chats, then let AIORateLimiter apply the Telegram limits."""
-        call = self._with_server_retries(callback, endpoint)
-        chat_id = _private_chat_id(data) if endpoint in PACED_METHODS else None
-        if chat_id is None or self.chat_interval <= 0:
-            return await super().process_request(call, args, kwargs, endpoint, data,
-                                                 rate_limit_args)
-        lock = self._chat_locks[chat_id]
-        async with lock:
-            loop = asyncio.get_running_loop()
-            wait = self._next_slot.get(chat_id, 0.0) - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            try:
-                return await super().process_request(call, args, kwargs, endpoint, data,
-                                                     rate_limit_args)
-            finally:
-                self._next_slot[chat_id] = loop.time() + self.chat_interval
-                self._forget_idle(loop.time())
-
-    def _with_server_retries(self, callback: Callable[..., Any],
-                             endpoint: str) -> Callable[..., Any]:
-        """Retry a request that failed with a server or connection error (not a timeout)."""
-
-        made = 0  # calls of this request so far: AIORateLimiter calls again after a 429
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            nonlocal made
-            for attempt in range(self.server_retries + 1):
-                if made:
-                    metrics.api_retry("telegram", endpoint)
-                made += 1
-                try:
-                    return await callback(*args, **kwargs)
-                except NetworkError as exc:
-                    # BadRequest and TimedOut are NetworkErrors too, but a timed-out request may
-                    # have arrived (a retry could send twice) and a bad one stays bad.
-                    if type(exc) is not NetworkError or attempt == self.server_retries:
-                        raise
-                    delay = self.backoff * 2 ** attempt
-                    log.warning("Bot API %s failed with a server or network error; "
-                                "retrying in %.1f s", endpoint, delay)
-                    await asyncio.sleep(delay)
-            raise AssertionError("unreachable")
-
-        return call
-
-    def _forget_idle(self, now: float) -> None:
-        """Drop pacing state of chats that have been quiet (keeps memory flat)."""
-        if len(self._next_slot) < 1000:
-            return
-        for chat_id, slot in list(self._next_slot.items()):
-            lock = self._chat_locks.get(chat_id)
-            if slot < now and (lock is None or not lock.locked()):
-                self._next_slot.pop(chat_id, None)
-                self._chat_locks.pop(chat_id, None)
-
-
-def _private_chat_id(data: dict[str, Any]) -> int | None:
-    """The chat id of a request to a private chat (positive ids), else None."""
-    try:
-        chat_id = int(data.get("chat_id"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return chat_id if chat_id > 0 else None
-
-
 # ---- group hooks ---------------------------------------------------------------------------
 
 @dataclass
@@ -362,7 +278,7 @@ class TelegramChannel:
         self.group_buttons: dict[str, GroupHandler] = {}
         self.private_features: list[PrivateFeature] = []
         self.migration_handlers: list[MigrationHandler] = []
-        self._send_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._send_locks = ChatLocks()
         self.processor = PerChatUpdateProcessor()
         self.app: TelegramApp = self._build()
 
@@ -398,7 +314,8 @@ class TelegramChannel:
             Application.builder()
             .token(settings.telegram_bot_token)
             .concurrent_updates(self.processor)
-            .rate_limiter(PacedRateLimiter(chat_interval=settings.telegram_chat_interval))
+            .rate_limiter(PacedRateLimiter(chat_interval=settings.telegram_chat_interval,
+                                           scheduled_rate=settings.schedule_rate))
             .request(tg_metrics.requests()["request"])  # metrics: every Bot API call
             .get_updates_request(tg_metrics.requests()["get_updates_request"])
             .job_queue(None)  # scheduling lives in bot/schedule with its own SQLite table
@@ -484,8 +401,11 @@ class TelegramChannel:
     # ---- the Outbox ----
 
     async def deliver(self, chat_id: str, messages: list[OutMessage]) -> None:
-        """Send messages the bot starts itself (follow-ups, nudges); raises on failure."""
-        await self.send(int(chat_id), messages)
+        """Send messages the bot starts itself (follow-ups, nudges); raises on failure.
+
+        The scheduler's pacer has paced each message already: the rate limiter counts them
+        but does not make them wait a second time."""
+        await self.send(int(chat_id), messages, pre_paced=True)
 
     # ---- updates ----
 
@@ -659,15 +579,17 @@ class TelegramChannel:
         except BadRequest as exc:
             log.info("could not edit a message's buttons: %s", type(exc).__name__)
 
-    async def send(self, chat_id: int, messages: list[OutMessage]) -> None:
+    async def send(self, chat_id: int, messages: list[OutMessage],
+                   pre_paced: bool = False) -> None:
         """Draw messages: plain text (no parse mode, so nothing the leader wrote is markup),
         split at 4096 characters, buttons as an inline keyboard, attachments as files."""
         bot = self.app.bot
-        async with self._send_locks[chat_id]:
-            for message in messages:
-                await self._send_one(bot, chat_id, message)
+        async with self._send_locks.hold(chat_id):
+            for message in coalesce(messages):
+                await self._send_one(bot, chat_id, message, pre_paced)
 
-    async def _send_one(self, bot: ExtBot[Any], chat_id: int, message: OutMessage) -> None:
+    async def _send_one(self, bot: ExtBot[Any], chat_id: int, message: OutMessage,
+                        pre_paced: bool = False) -> None:
         """One OutMessage: text chunks, then attachments; buttons go on the last part."""
         markup = keyboard(message.buttons)
         chunks = split_text(message.text)
@@ -676,8 +598,10 @@ class TelegramChannel:
         no_preview = LinkPreviewOptions(is_disabled=True)
         for chunk in chunks:
             sent += 1
+            # Only the first part was paced by the scheduler; further parts count as a burst.
             await bot.send_message(chat_id, chunk, reply_markup=markup if sent == parts else None,
-                                   link_preview_options=no_preview)
+                                   link_preview_options=no_preview,
+                                   rate_limit_args=PRE_PACED if pre_paced and sent == 1 else None)
         for attachment in message.attachments:
             sent += 1
             caption = attachment.caption or None

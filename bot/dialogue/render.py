@@ -8,11 +8,13 @@ from typing import Any
 
 from babel.core import UnknownLocaleError
 from babel.dates import format_date
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from bot.dialogue.model import Text
 
 DEFAULT_LANGUAGE = "da"
+# Compiled inline wording: the dialogues' and interface strings are a few thousand at most.
+STRING_CACHE = 8192
 
 
 class RenderError(Exception):
@@ -29,6 +31,7 @@ def make_environment(templates_dir: Path) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
         extensions=["jinja2.ext.loopcontrols"],
+        auto_reload=False,  # templates are read once: no stat() of the file on every render
     )
     env.filters["quote"] = lambda value: f"“{str(value).strip()}”"
     env.filters["bullets"] = _bullets
@@ -63,30 +66,48 @@ def pick(text: Text, lang: str) -> str:
 
 
 class Renderer:
-    """Renders inline wording and template files with the same environment."""
+    """Renders inline wording and template files with the same environment.
+
+    Each template file and each inline wording string is compiled once, the first time it is
+    rendered, and kept (auto_reload=False: no stat() of a file per render); compiling all of
+    them at start-up would cost more than a second before the first update.
+    """
 
     def __init__(self, templates_dir: Path) -> None:
         """Create the environment over a templates directory."""
         self.templates_dir = templates_dir
         self.env = make_environment(templates_dir)
+        self._strings: dict[str, Template] = {}
+        self._files = {str(p.relative_to(templates_dir).as_posix())
+                       for p in templates_dir.glob("*/*.j2")} if templates_dir.is_dir() else set()
+
+    def compile(self, source: str) -> Template:
+        """The compiled form of an inline wording string (cached); raises on bad syntax."""
+        template = self._strings.get(source)
+        if template is None:
+            template = self.env.from_string(source)
+            if len(self._strings) < STRING_CACHE:  # bounded, whatever a caller passes in
+                self._strings[source] = template
+        return template
 
     def string(self, source: str, variables: dict[str, Any]) -> str:
         """Render an inline wording string."""
         if "{" not in source:
             return source
         try:
-            return self.env.from_string(source).render(**variables).strip()
+            return self.compile(source).render(**variables).strip()
         except Exception as exc:  # Jinja2 lets TypeError and friends through unwrapped
             raise RenderError(f"{exc.__class__.__name__}: {exc}") from exc
 
     def template(self, name: str, lang: str, variables: dict[str, Any]) -> str:
         """Render templates/<lang>/<name>.j2."""
+        path = f"{lang}/{name}.j2"
         try:
-            tpl = self.env.get_template(f"{lang}/{name}.j2")
+            tpl = self.env.get_template(path)  # compiled once, then from the env's cache
             return tpl.render({"lang": lang, **variables}).strip()
         except Exception as exc:  # TemplateError, but also a TypeError inside an expression
             raise RenderError(f"{name} ({lang}): {exc.__class__.__name__}: {exc}") from exc
 
     def has_template(self, name: str, lang: str) -> bool:
-        """Whether templates/<lang>/<name>.j2 exists."""
-        return (self.templates_dir / lang / f"{name}.j2").is_file()
+        """Whether templates/<lang>/<name>.j2 exists (as it did when the renderer was made)."""
+        return f"{lang}/{name}.j2" in self._files

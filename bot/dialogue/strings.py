@@ -11,6 +11,9 @@ import yaml
 from bot.dialogue.model import Text
 from bot.dialogue.render import Renderer, pick
 
+# libyaml's safe loader when PyYAML has it: the same documents, several times faster.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class Strings:
     """Looks up interface wording by key and language and renders its variables."""
@@ -26,7 +29,7 @@ class Strings:
         table: dict[str, Text] = {}
         origin: dict[str, str] = {}
         for path in paths:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
             if not isinstance(raw, dict):
                 raise ValueError(f"{path.name}: expected a mapping of keys to wording")
             for key, text in raw.items():

@@ -29,6 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import metrics
 from bot.channels.base import Outbox, Routes
+from bot.channels.compose import coalesce, with_header
 from bot.clock import Timer, as_timer, iso, parse_iso
 from bot.dialogue.state import DialogueState, OutMessage
 from bot.schedule import plan
@@ -288,7 +289,8 @@ class Dispatcher:
         messages = await self.service.start_in(tx, leader, row.conversation,
                                                dict(row.payload.get("context") or {}), row.thread)
         await schedules.set_status(tx, row.id, "sending", self.service.now(), expect="pending")
-        return Prepared(leader.chat_id or "", [*self._holiday_note(row, leader), *messages],
+        return Prepared(leader.chat_id or "",
+                        coalesce([*self._holiday_note(row, leader), *messages]),
                         leader.leader_id)
 
     async def _nudge(self, tx: aiosqlite.Connection, row: Row, leader: repo.Leader,
@@ -316,10 +318,12 @@ class Dispatcher:
                                   self.config.reminder_hours)
         header = OutMessage(text=self.service.ui("sched_nudge_header", leader.language),
                             buttons=snooze_buttons(self.service, row.id, leader.language))
-        # The holiday note follows the header (with its snooze buttons) and precedes the
-        # conversation's first question, which stays the last thing said.
-        return Prepared(leader.chat_id or "", [header, *self._holiday_note(row, leader),
-                                               *started], leader.leader_id)
+        # One message: the header with its snooze buttons and the first question. A holiday
+        # note follows the header and precedes the question, which stays the last thing said
+        # (then they are separate messages).
+        return Prepared(leader.chat_id or "",
+                        with_header(header, [*self._holiday_note(row, leader), *started]),
+                        leader.leader_id)
 
     def _holiday_note(self, row: Row, leader: repo.Leader) -> list[OutMessage]:
         """Once, with the message a public holiday moved: why it comes today."""
@@ -348,7 +352,7 @@ class Dispatcher:
                             buttons=snooze_buttons(self.service, delivery, lang))
         prompt = self.service.engine.prompt(state, lang, self.service.today(leader))
         await schedules.set_status(tx, row.id, "sending", self.service.now(), expect="pending")
-        return Prepared(leader.chat_id or "", [header, *prompt], leader.leader_id)
+        return Prepared(leader.chat_id or "", with_header(header, prompt), leader.leader_id)
 
     async def finish(self, row_id: int, error: BaseException | None) -> None:
         """Record 'sent' after the channel accepted the messages, or 'failed' (never retried)."""

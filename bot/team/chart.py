@@ -5,12 +5,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a server
-
-from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
-
 
 def trust_chart(labels: Sequence[str], means: Sequence[float | None], title: str,
                 ylabel: str, hidden_note: str, decimal: str = ".") -> bytes:
@@ -18,6 +12,7 @@ def trust_chart(labels: Sequence[str], means: Sequence[float | None], title: str
 
     A Figure without pyplot keeps no global state, so charts can be drawn concurrently.
     """
+    from matplotlib.figure import Figure  # loaded on the first chart, not at start-up
     figure = Figure(figsize=(6.4, 3.6), dpi=100)
     axes = figure.subplots()
     xs = list(range(len(labels)))
