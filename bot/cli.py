@@ -242,7 +242,7 @@ async def access_command(settings: Settings, verb: str, user: str) -> int:
 
     leader_id = user if ":" in user else f"tg:{user}"
     via = tgrepo.REVOKED if verb == "revoke" else tgrepo.GRANTED
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database_path, settings.master_key)
     try:
         async with store.transaction() as tx:
             found = await tgrepo.set_admission(tx, leader_id, via, iso(SystemClock().now()))
@@ -289,7 +289,7 @@ async def invite_command(settings: Settings, args: argparse.Namespace) -> int:
         print("--uses must be at least 1", file=sys.stderr)
         return 2
     now = iso(SystemClock().now())
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database_path, settings.master_key)
     try:
         async with store.transaction() as tx:
             if args.invite_command == "create":

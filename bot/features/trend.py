@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from bot.dialogue.state import Attachment, OutMessage
 from bot.features.common import LOCALES, local
 from bot.service import BotService, Request
+from bot.store import repo
 
 RATING_CONVERSATION = "reflection"  # dialogues/reflection.yaml
 RATING_ANSWER = "rating"  # the `store:` name of its 1-5 scale node
@@ -52,7 +53,7 @@ def register(service: BotService) -> None:
 async def weekly_ratings(request: Request) -> list[tuple[date, float]]:
     """(Monday of the leader's local week, mean rating that week), oldest first."""
     async with request.tx.execute(
-        "SELECT a.value, a.created_at FROM answers a JOIN threads t ON t.thread = a.thread "
+        "SELECT a.value, a.created_at, a.id FROM answers a JOIN threads t ON t.thread = a.thread "
         "WHERE a.leader_id = ? AND t.leader_id = ? AND a.conversation = ? AND a.name = ? "
         "AND t.status = 'finished' AND a.id = (SELECT max(b.id) FROM answers b "
         "WHERE b.thread = a.thread AND b.name = a.name) ORDER BY a.created_at",
@@ -61,8 +62,8 @@ async def weekly_ratings(request: Request) -> list[tuple[date, float]]:
     ) as cur:
         rows = await cur.fetchall()
     weeks: dict[date, list[float]] = {}
-    for raw, created in rows:
-        value = _rating(raw)
+    for raw, created, answer_id in rows:
+        value = _rating(repo.answer_value(request.tx, request.leader.leader_id, answer_id, raw))
         if value is None:
             continue  # skipped, or not a number
         day = local(str(created), request.leader).date()
