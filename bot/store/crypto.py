@@ -191,6 +191,7 @@ class Keyring:
         self._seen: tuple[int, int, int] | None = None
         self._pending: set[str] = set()  # owners doomed in the open transaction
         self.created = False
+        self.master_file: Path | None = None  # the generated master key, when that is in use
 
     @classmethod
     def load(cls, path: Path | None, master: bytes, create: bool = True) -> Keyring:
@@ -223,10 +224,27 @@ class Keyring:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _reload(self) -> None:
-        """Read the file again."""
+        """Read the file again (and the generated master key, if a rotation replaced it)."""
         assert self.path is not None
         seen = self._stat()
-        self._use(open_file(read_private(self.path), self._master, self.path))
+        data = read_private(self.path)
+        try:
+            contents = open_file(data, self._master, self.path)
+        except KeyStoreError:
+            if self.master_file is None:
+                raise
+            # `tillidsbot keys rotate` ran beside this process: the new key is in the file
+            # (or still beside it, for the instant before it is renamed into place).
+            for candidate in (self.master_file,
+                              self.master_file.with_name(self.master_file.name + ".next")):
+                with contextlib.suppress(OSError):
+                    new = read_private(candidate)
+                    if data[len(FILE_MAGIC):len(FILE_MAGIC) + FINGERPRINT_BYTES] == \
+                            fingerprint(new):
+                        self._master = new
+                        break
+            contents = open_file(data, self._master, self.path)
+        self._use(contents)
         self._seen = seen
 
     def _fresh(self) -> None:
@@ -400,7 +418,10 @@ def open_keyring(database_path: Path, configured: str | None = None,
             master = new
         else:
             upcoming.unlink()  # the rotation never sealed the key store: the old key holds
-    return Keyring.load(path, master, create)
+    ring = Keyring.load(path, master, create)
+    if configured is None:
+        ring.master_file = master_key_path(base)
+    return ring
 
 
 def rotate(database_path: Path, configured: str | None, new_configured: str | None) -> str:
