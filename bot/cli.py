@@ -273,7 +273,7 @@ def keys_command(settings: Settings, args: argparse.Namespace) -> int:
     if args.keys_command == "backup":
         ring = crypto.open_keyring(settings.database_path, settings.master_key, create=False)
         written = ring.write_to(args.path)
-        print(f"key store written to {written} ({len(ring.owners())} data keys); it opens only "
+        print(f"key store written to {written} ({ring.count()} data keys); it opens only "
               "with the master key, which is not in it: keep both apart from the database "
               "backups")
         return 0

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import secrets
+import sqlite3
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ HEADER_BYTES = 1 + KEY_ID_BYTES + NONCE_BYTES
 FILE_MAGIC = b"TILLIDSBOT-KEYS-1\n"
 FINGERPRINT_BYTES = 8
 TEAM_OWNER = "team"
+KEY_BATCH = 64  # keys made per durable write of the key store
 
 
 class KeyStoreError(ConfigError):
@@ -116,36 +118,28 @@ def load_master_key(database_path: Path, configured: str | None,
 
 
 @dataclass
-class _Entry:
-    """One data key as the key store holds it."""
-
-    key_id: bytes
-    key: bytes
-
-
-@dataclass
 class _Contents:
-    """Everything inside the key store file."""
+    """Everything inside the key store file: data keys by key id, nothing about whose they are
+    (which owner uses which key is recorded in the database, in data_keys)."""
 
     store_id: str
-    keys: dict[str, _Entry]
-    doomed: set[str]  # owners whose erasure is under way: removed at the latest at next start
+    keys: dict[bytes, bytes]
+    doomed: set[bytes]  # keys whose erasure is under way: removed at the latest at next start
 
     def to_bytes(self) -> bytes:
         """The JSON inside the sealed file."""
         return json.dumps({
-            "format": 1, "store_id": self.store_id, "doomed": sorted(self.doomed),
-            "keys": {owner: {"id": e.key_id.hex(), "key": base64.b64encode(e.key).decode()}
-                     for owner, e in sorted(self.keys.items())},
+            "format": 1, "store_id": self.store_id,
+            "doomed": sorted(k.hex() for k in self.doomed),
+            "keys": {k.hex(): base64.b64encode(v).decode() for k, v in sorted(self.keys.items())},
         }).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> _Contents:
         """Parse the JSON inside the sealed file."""
         raw = json.loads(data)
-        keys = {owner: _Entry(bytes.fromhex(e["id"]), base64.b64decode(e["key"]))
-                for owner, e in raw["keys"].items()}
-        return cls(str(raw["store_id"]), keys, set(raw.get("doomed", [])))
+        keys = {bytes.fromhex(k): base64.b64decode(v) for k, v in raw["keys"].items()}
+        return cls(str(raw["store_id"]), keys, {bytes.fromhex(k) for k in raw.get("doomed", [])})
 
 
 def seal_file(contents: _Contents, master: bytes) -> bytes:
@@ -178,7 +172,10 @@ class Keyring:
 
     Every change is read-modify-write under an exclusive lock on ``<keys>.lock``, so a
     `tillidsbot forget` in another process is never undone by this one writing a stale copy;
-    reads notice a changed file (by its stat) and load it again.
+    reads notice a changed file (by its stat) and load it again. New keys are made in batches
+    (one durable write per batch) and handed out from memory; which owner got which key is
+    written to the database's data_keys table in the same transaction as the first text sealed
+    under it. A key made but never handed out (the process stopped) is simply never used.
     """
 
     def __init__(self, path: Path | None, master: bytes) -> None:
@@ -187,9 +184,11 @@ class Keyring:
         self._master = master
         self._contents = _Contents(secrets.token_hex(8), {}, set())
         self._by_id: dict[bytes, AESGCM] = {}
-        self._by_owner: dict[str, tuple[bytes, AESGCM]] = {}
         self._seen: tuple[int, int, int] | None = None
-        self._pending: set[str] = set()  # owners doomed in the open transaction
+        self._pool: list[bytes] = []  # made by this process, durable, not yet handed out
+        self._owners: dict[str, bytes] = {}  # owner -> key id, as data_keys says
+        self._assigned: list[str] = []  # owners given a key in the open transaction
+        self._pending: set[bytes] = set()  # keys doomed in the open transaction
         self.created = False
         self.master_file: Path | None = None  # the generated master key, when that is in use
 
@@ -253,14 +252,11 @@ class Keyring:
             self._reload()
 
     def _use(self, contents: _Contents) -> None:
-        """Make contents the current key set."""
+        """Make contents the current key set (forgetting what refers to removed keys)."""
         self._contents = contents
-        self._by_id = {}
-        self._by_owner = {}
-        for owner, entry in contents.keys.items():
-            cipher = AESGCM(entry.key)
-            self._by_id[entry.key_id] = cipher
-            self._by_owner[owner] = (entry.key_id, cipher)
+        self._by_id = {k: AESGCM(v) for k, v in contents.keys.items()}
+        self._pool = [k for k in self._pool if k in self._by_id]
+        self._owners = {o: k for o, k in self._owners.items() if k in self._by_id}
 
     @contextlib.contextmanager
     def _changing(self) -> Iterator[_Contents]:
@@ -295,31 +291,49 @@ class Keyring:
 
     # ---- data keys ----------------------------------------------------------------------------
 
-    def _key_for(self, owner: str) -> tuple[bytes, AESGCM]:
-        """The owner's current data key, created (and made durable) on first use."""
-        self._fresh()
-        found = self._by_owner.get(owner)
-        if found is not None:
-            return found
-        with self._changing() as contents:
-            if owner not in contents.keys:  # another process may just have made one
-                contents.keys[owner] = _Entry(secrets.token_bytes(KEY_ID_BYTES),
-                                              AESGCM.generate_key(bit_length=256))
-        return self._by_owner[owner]
+    def _new_key(self) -> bytes:
+        """A key id from this process's pool, made (and made durable) a batch at a time."""
+        if not self._pool:
+            fresh = {secrets.token_bytes(KEY_ID_BYTES): AESGCM.generate_key(bit_length=256)
+                     for _ in range(KEY_BATCH)}
+            with self._changing() as contents:
+                contents.keys.update(fresh)
+            self._pool = list(fresh)
+        return self._pool.pop()
 
-    def has_key(self, owner: str) -> bool:
-        """Whether the key store holds a data key for owner."""
+    async def key_for(self, conn: aiosqlite.Connection, owner: str) -> tuple[bytes, AESGCM]:
+        """The owner's data key; the first use hands one out, recorded in the open transaction."""
         self._fresh()
-        return owner in self._by_owner
+        key_id = self._owners.get(owner)
+        if key_id is None:
+            async with conn.execute("SELECT key_id FROM data_keys WHERE owner = ?",
+                                    (owner,)) as cur:
+                row = await cur.fetchone()
+            if row is not None and bytes(row[0]) in self._by_id:
+                key_id = bytes(row[0])
+            else:  # none yet, or erased (an old database restored): a new one from now on
+                key_id = self._new_key()
+                await conn.execute(
+                    "INSERT INTO data_keys (owner, key_id) VALUES (?, ?) ON CONFLICT(owner) "
+                    "DO UPDATE SET key_id = excluded.key_id", (owner, key_id))
+                self._assigned.append(owner)
+            self._owners[owner] = key_id
+        return key_id, self._by_id[key_id]
 
-    def owners(self) -> list[str]:
-        """Every owner with a data key (names only, for the operator's count)."""
+    def has_key(self, key_id: bytes) -> bool:
+        """Whether the key store holds this data key."""
         self._fresh()
-        return sorted(self._by_owner)
+        return key_id in self._by_id
 
-    def seal(self, owner: str, plain: str, aad: bytes) -> bytes:
+    def count(self) -> int:
+        """How many data keys the key store holds."""
+        self._fresh()
+        return len(self._by_id)
+
+    async def seal(self, conn: aiosqlite.Connection, owner: str, plain: str,
+                   aad: bytes) -> bytes:
         """Encrypt text under owner's data key, bound to aad (table, column, row)."""
-        key_id, cipher = self._key_for(owner)
+        key_id, cipher = await self.key_for(conn, owner)
         nonce = secrets.token_bytes(NONCE_BYTES)
         head = VERSION + key_id + nonce
         return head + cipher.encrypt(nonce, plain.encode("utf-8"), head[:-NONCE_BYTES] + aad)
@@ -344,39 +358,58 @@ class Keyring:
 
     # ---- erasure ------------------------------------------------------------------------------
 
-    def doom(self, owner: str) -> None:
-        """Mark owner's key for removal when the open transaction commits.
+    async def doom(self, conn: aiosqlite.Connection, owner: str) -> None:
+        """Drop the owner's key: its record now, the key itself when the transaction commits.
 
-        The mark is durable before the rows are deleted: after a crash at any point the next
-        start removes the key, so the erasure reaches old database backups whatever happens.
+        The key is marked in the key store (durably) before its record is deleted: after a
+        crash at any point the next start removes it, so the erasure reaches old database
+        backups whatever happens.
         """
+        async with conn.execute("SELECT key_id FROM data_keys WHERE owner = ?", (owner,)) as cur:
+            row = await cur.fetchone()
+        self._owners.pop(owner, None)
+        if row is None:
+            return
+        key_id = bytes(row[0])
+        await conn.execute("DELETE FROM data_keys WHERE owner = ?", (owner,))
         self._fresh()
-        if owner not in self._contents.keys or owner in self._pending:
+        if key_id not in self._contents.keys or key_id in self._pending:
             return
         with self._changing() as contents:
-            contents.doomed.add(owner)
-        self._pending.add(owner)
+            contents.doomed.add(key_id)
+        self._pending.add(key_id)
 
     def committed(self) -> None:
-        """The transaction that doomed keys committed: remove them from the key store."""
+        """The transaction committed: keys it doomed leave the key store."""
+        self._assigned.clear()
         if self._pending:
-            owners, self._pending = self._pending, set()
-            self._finish_erasures(owners)
+            doomed, self._pending = self._pending, set()
+            self._finish_erasures(doomed)
 
     def rolled_back(self) -> None:
-        """The transaction that doomed keys rolled back: the rows are still there, so are keys."""
+        """The transaction rolled back: its key records are gone, doomed keys stay."""
+        for owner in self._assigned:
+            self._owners.pop(owner, None)  # the key handed out is simply never used
+        self._assigned.clear()
         if not self._pending:
             return
-        owners, self._pending = self._pending, set()
+        doomed, self._pending = self._pending, set()
         with self._changing() as contents:
-            contents.doomed -= owners
+            contents.doomed -= doomed
 
-    def _finish_erasures(self, owners: set[str]) -> None:
-        """Remove the owners' keys (and their marks)."""
+    def _finish_erasures(self, doomed: set[bytes]) -> None:
+        """Remove the keys (and their marks)."""
         with self._changing() as contents:
-            for owner in owners:
-                contents.keys.pop(owner, None)
-            contents.doomed -= owners
+            for key_id in doomed:
+                contents.keys.pop(key_id, None)
+            contents.doomed -= doomed
+
+
+async def key_id_of(conn: aiosqlite.Connection, owner: str) -> bytes | None:
+    """Which data key an owner's text is sealed under (from the database's data_keys)."""
+    async with conn.execute("SELECT key_id FROM data_keys WHERE owner = ?", (owner,)) as cur:
+        row = await cur.fetchone()
+    return None if row is None else bytes(row[0])
 
 
 def next_master_path(database_path: Path) -> Path:
@@ -514,13 +547,13 @@ SEALED: tuple[Sealed, ...] = (
 BY_CELL = {(s.table, s.column): s for s in SEALED}
 
 
-def seal_cell(conn: aiosqlite.Connection, table: str, column: str, row: Mapping[str, Any],
-              plain: str | None) -> bytes | None:
-    """The sealed form of a cell's text (None stays NULL)."""
+async def seal_cell(conn: aiosqlite.Connection, table: str, column: str,
+                    row: Mapping[str, Any], plain: str | None) -> bytes | None:
+    """The sealed form of a cell's text (None stays NULL); inside a write transaction."""
     if plain is None:
         return None
     spec = BY_CELL[(table, column)]
-    return keyring(conn).seal(spec.owner_of(row), plain, spec.aad_of(row))
+    return await keyring(conn).seal(conn, spec.owner_of(row), plain, spec.aad_of(row))
 
 
 def open_cell(conn: aiosqlite.Connection, table: str, column: str, row: Mapping[str, Any],
@@ -585,6 +618,8 @@ async def seal_existing(conn: aiosqlite.Connection) -> int:
         row = await cur.fetchone()
     if row is not None and row[0]:
         return 0
+    async with conn.execute("PRAGMA secure_delete") as cur:
+        setting = await cur.fetchone()
     await conn.execute("PRAGMA secure_delete = ON")
     total = 0
     for spec in SEALED:
@@ -600,7 +635,8 @@ async def seal_existing(conn: aiosqlite.Connection) -> int:
                     names = [d[0] for d in cur.description]
                     rows = [dict(zip(names, tuple(r), strict=True)) for r in await cur.fetchall()]
                 for found in rows:
-                    sealed = seal_cell(conn, spec.table, spec.column, found, found[spec.column])
+                    sealed = await seal_cell(conn, spec.table, spec.column, found,
+                                             found[spec.column])
                     match = " AND ".join(f"{k} = ?" for k in spec.keys)
                     await conn.execute(
                         f"UPDATE {spec.table} SET {spec.column} = ? WHERE {match}",
@@ -608,14 +644,22 @@ async def seal_existing(conn: aiosqlite.Connection) -> int:
                 await conn.execute("COMMIT")
             except BaseException:
                 await conn.execute("ROLLBACK")
+                keyring(conn).rolled_back()
                 raise
+            keyring(conn).committed()
             total += len(rows)
             if len(rows) < SEAL_BATCH:
                 break
     await conn.execute("UPDATE crypto_state SET sealed = 1 WHERE id = 1")
     if total:
         log.info("encrypted %d stored texts written before encryption at rest", total)
-        await conn.execute("VACUUM")  # no page of the file keeps an old plain copy
-        await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    await conn.execute("PRAGMA secure_delete = OFF")
+        try:
+            # secure_delete already zeroed the old cells; rewriting the file and emptying the
+            # log makes sure no page anywhere keeps a plain copy.
+            await conn.execute("VACUUM")
+            await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:  # another process holds the file: not needed to run
+            log.warning("could not compact the database after encrypting it; run the bot "
+                        "alone once to finish")
+    await conn.execute(f"PRAGMA secure_delete = {int(setting[0]) if setting else 0}")
     return total

@@ -217,7 +217,7 @@ async def erase_leader(conn: aiosqlite.Connection, leader_id: str) -> dict[str, 
     """
     schema = await tables(conn)
     who = await subject(conn, leader_id)
-    crypto.keyring(conn).doom(crypto.leader_owner(leader_id))
+    await crypto.keyring(conn).doom(conn, crypto.leader_owner(leader_id))
     await conn.execute("PRAGMA defer_foreign_keys = ON")
     await conn.execute("PRAGMA secure_delete = ON")  # overwrite freed pages, not just unlink
     chosen: dict[str, list[int]] = {}

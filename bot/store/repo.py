@@ -99,8 +99,8 @@ async def save_session(conn: aiosqlite.Connection, leader_id: str, state: str | 
         "INSERT INTO sessions (leader_id, state, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT(leader_id) DO UPDATE SET state = excluded.state, "
         "updated_at = excluded.updated_at",
-        (leader_id, crypto.seal_cell(conn, "sessions", "state", {"leader_id": leader_id}, state),
-         now),
+        (leader_id,
+         await crypto.seal_cell(conn, "sessions", "state", {"leader_id": leader_id}, state), now),
     )
 
 
@@ -138,8 +138,8 @@ async def set_summary(conn: aiosqlite.Connection, thread: str, summary: str,
     text = summary if not before else f"{before}\n\n{summary}"
     await conn.execute(
         "UPDATE threads SET summary = ?, headline = ? WHERE thread = ?",
-        (crypto.seal_cell(conn, "threads", "summary", key, text),
-         crypto.seal_cell(conn, "threads", "headline", key, kept or headline), thread))
+        (await crypto.seal_cell(conn, "threads", "summary", key, text),
+         await crypto.seal_cell(conn, "threads", "headline", key, kept or headline), thread))
 
 
 async def add_answer(
@@ -155,7 +155,8 @@ async def add_answer(
     )
     key = {"leader_id": leader_id, "id": cur.lastrowid}
     await conn.execute("UPDATE answers SET value = ? WHERE id = ?", (
-        crypto.seal_cell(conn, "answers", "value", key, json.dumps(value, ensure_ascii=False)),
+        await crypto.seal_cell(conn, "answers", "value", key,
+                               json.dumps(value, ensure_ascii=False)),
         cur.lastrowid))
 
 

@@ -72,7 +72,7 @@ async def _store_payload(conn: aiosqlite.Connection, leader_id: str, row_id: int
     text = json.dumps(payload, ensure_ascii=False)
     stored: str | bytes | None = text
     if "context" in payload:
-        stored = crypto.seal_cell(conn, "schedules", "payload",
+        stored = await crypto.seal_cell(conn, "schedules", "payload",
                                   {"leader_id": leader_id, "id": row_id}, text)
     await conn.execute("UPDATE schedules SET payload = ? WHERE id = ?", (stored, row_id))
 

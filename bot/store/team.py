@@ -323,8 +323,8 @@ async def set_round(conn: aiosqlite.Connection, round_id: int, **fields: Any) ->
               else v for k, v in fields.items()]
     if "items" in fields:  # the merged examples are the team's words: sealed
         at = list(fields).index("items")
-        values[at] = crypto.seal_cell(conn, "team_gov_rounds", "items", {"id": round_id},
-                                      values[at])
+        values[at] = await crypto.seal_cell(conn, "team_gov_rounds", "items",
+                                            {"id": round_id}, values[at])
     assignments = ", ".join(f"{k} = ?" for k in fields)
     await conn.execute(f"UPDATE team_gov_rounds SET {assignments} WHERE id = ?",
                        (*values, round_id))
@@ -346,7 +346,7 @@ async def add_example(conn: aiosqlite.Connection, round_id: int, example_id: str
     await conn.execute(
         "INSERT INTO team_gov_examples (round_id, id, colour, text) VALUES (?, ?, ?, ?)",
         (round_id, example_id, colour,
-         crypto.seal_cell(conn, "team_gov_examples", "text",
+         await crypto.seal_cell(conn, "team_gov_examples", "text",
                           {"round_id": round_id, "id": example_id}, text)))
     await conn.execute(
         "INSERT INTO team_gov_contributors (round_id, member_hash, examples) VALUES (?, ?, 1) "
@@ -470,7 +470,7 @@ async def forget_round_inputs(conn: aiosqlite.Connection, round_id: int,
     """
     for table in ("team_gov_examples", "team_gov_contributors", "team_gov_drafts"):
         await conn.execute(f"DELETE FROM {table} WHERE round_id = ?", (round_id,))
-    crypto.keyring(conn).doom(crypto.round_owner(round_id))
+    await crypto.keyring(conn).doom(conn, crypto.round_owner(round_id))
     if votes:
         await conn.execute("DELETE FROM team_gov_votes WHERE round_id = ?", (round_id,))
 

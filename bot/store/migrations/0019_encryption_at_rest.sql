@@ -11,3 +11,11 @@ CREATE TABLE crypto_state (
     key_store TEXT NOT NULL,                 -- the random id inside the key store file
     sealed    INTEGER NOT NULL DEFAULT 0     -- 1 once text from before encryption is sealed
 );
+-- Which data key each owner's text is sealed under ('leader:<id>', 'round:<id>', 'team'). The
+-- keys themselves are only in the key store. A row is written in the same transaction as the
+-- first text sealed under its key, and deleted when the owner is erased (after which the key
+-- leaves the key store, so no earlier backup of this database opens that text again).
+CREATE TABLE data_keys (
+    owner  TEXT PRIMARY KEY,
+    key_id BLOB NOT NULL UNIQUE
+);
