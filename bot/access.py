@@ -1,4 +1,9 @@
-"""Who may talk to the bot: existing leaders, listed user ids, invite codes, or open mode."""
+"""Who may talk to the bot: existing leaders, listed user ids, invite codes, or open mode.
+
+One Gate per channel: its list of ids let in without an invite comes from the settings
+(`Settings.allowed_ids(channel)`: ALLOWED_USER_IDS for Telegram) and holds the platform's own
+ids as text, so any channel's ids fit (Teams' are not numbers).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import aiosqlite
+
+from bot import identity
 from bot.clock import Clock, iso
 from bot.config import Settings
 from bot.service import language_for
@@ -39,40 +47,51 @@ class Gate:
     """Decides whether a person may use the bot, storing nothing about anyone refused."""
 
     def __init__(self, store: Store, settings: Settings, clock: Clock,
-                 languages: tuple[str, ...]) -> None:
-        """Bind to the store and the access settings."""
+                 languages: tuple[str, ...], channel: str = identity.TELEGRAM,
+                 always_open: bool = False) -> None:
+        """Bind to the store and one channel's access settings; always_open lets everyone in
+        (the terminal chat: whoever sits at it is its one local leader)."""
         self.store = store
-        self.open = settings.access_mode == "open"
-        self.allowed_ids = settings.allowed_user_ids
+        self.channel = channel
+        self.open = always_open or settings.access_mode == "open"
+        self.allowed_ids = settings.allowed_ids(channel)
         self.clock = clock
         self.languages = languages
 
-    async def admit(self, leader_id: str, user_id: int, chat_id: str,
+    async def admit(self, leader_id: str, user_id: str | int, chat_id: str,
                     language_code: str | None, code: str | None) -> Admission:
-        """Existing leader, listed id or open mode: allowed; a valid code admits (once)."""
+        """admit_in in a transaction of its own."""
         async with self.store.transaction() as tx:
-            exists, via = await tgrepo.admitted_via(tx, leader_id)
-            if exists:
-                # The list only changes with a restart, where reconcile() settles it.
-                return Admission(allowed=via != tgrepo.REVOKED, new=False,
-                                 closed=via == tgrepo.REVOKED)
-            if self.open or user_id in self.allowed_ids:
-                return Admission(allowed=True, new=True)
-            if code and CODE_PATTERN.match(code) and await tgrepo.use_invite(tx, code):
-                # The leader row is created in the same transaction as the use of the code.
-                lang = language_for(language_code, self.languages)
-                now = iso(self.clock.now())
-                await repo.create_leader(tx, leader_id, chat_id, lang, now)
-                await tgrepo.set_admission(tx, leader_id, tgrepo.INVITED, now)
-                return Admission(allowed=True, new=True)
+            return await self.admit_in(tx, leader_id, str(user_id), chat_id, language_code,
+                                       code)
+
+    async def admit_in(self, tx: aiosqlite.Connection, leader_id: str, user_id: str,
+                       reference: str, language_code: str | None,
+                       code: str | None) -> Admission:
+        """Existing leader, listed id or open mode: allowed; a valid code admits (once), the
+        leader row (with its conversation reference) created in the caller's transaction."""
+        exists, via = await tgrepo.admitted_via(tx, leader_id)
+        if exists:
+            # The list only changes with a restart, where reconcile() settles it.
+            return Admission(allowed=via != tgrepo.REVOKED, new=False,
+                             closed=via == tgrepo.REVOKED)
+        if self.open or user_id in self.allowed_ids:
+            return Admission(allowed=True, new=True)
+        if code and CODE_PATTERN.match(code) and await tgrepo.use_invite(tx, code):
+            lang = language_for(language_code, self.languages)
+            now = iso(self.clock.now())
+            await repo.create_leader(tx, leader_id, reference, lang, now)
+            await tgrepo.set_admission(tx, leader_id, tgrepo.INVITED, now)
+            return Admission(allowed=True, new=True)
         return Admission(allowed=False, new=False)
 
-    async def reconcile(self, prefix: str) -> int:
-        """At start: shut out leaders who came in by ALLOWED_USER_IDS (or open mode) and whom
-        the current settings no longer let in; return how many."""
+    async def reconcile(self) -> int:
+        """At start: shut out this channel's leaders who came in by its list (or open mode)
+        and whom the current settings no longer let in; return how many."""
         if self.open:
             return 0
-        listed = {f"{prefix}{user_id}" for user_id in self.allowed_ids}
+        prefix = identity.prefix(self.channel)
+        listed = {identity.leader_id(self.channel, user_id) for user_id in self.allowed_ids}
         now = iso(self.clock.now())
         async with self.store.transaction() as tx:
             gone = await tgrepo.unlisted_leaders(tx, prefix, listed)

@@ -1,62 +1,41 @@
-"""Assembles the bot in one place: config -> store -> dialogues -> service -> channel."""
+"""Assembles the bot in one place: config -> store -> dialogues -> service -> pipeline ->
+channels, with one store and one scheduler however many channels run (see serve())."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Protocol
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-from bot.channels.base import Outbox
+from bot import identity
+from bot.channels.base import Outbox, Routes
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.dialogue import Dialogues, load_dialogues
+from bot.dialogue import load_dialogues
+from bot.dialogue.state import OutMessage
 from bot.features import export, forget, history, onboarding, reflection, retention, trend
 from bot.features import settings as schedule_settings
-from bot.features.forget import ForgetHooks
 from bot.health import start_heartbeat
-from bot.schedule.dispatcher import ScheduleRunner, make_runner
+from bot.runtime import Background, Core, Stop
+from bot.schedule.dispatcher import make_runner
 from bot.service import BotService
 from bot.store.db import Store
 from bot.team import feature as team_feature
+from bot.team.jobs import TEAM_JOB_ID
+from bot.team.secret import load_secret
+from bot.team.service import Team
 
 if TYPE_CHECKING:
     from bot.channels.telegram import TelegramChannel
 
+__all__ = ["BACKGROUND", "Background", "Core", "Host", "Stop", "build_core", "run_console",
+           "run_telegram", "serve"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Core:
-    """The channel-independent parts of a running bot."""
-
-    settings: Settings
-    store: Store
-    dialogues: Dialogues
-    service: BotService
-    clock: Clock
-    forget_hooks: ForgetHooks = field(default_factory=ForgetHooks)
-    housekeeping: AsyncIOScheduler | None = None
-
-    def start_housekeeping(self) -> None:
-        """Start daily background jobs (retention) on the running event loop."""
-        if self.housekeeping is not None or not self.settings.retention_days:
-            return
-        self.housekeeping = AsyncIOScheduler(timezone="UTC")
-        retention.schedule_retention(self.housekeeping, self.store, self.clock,
-                                     self.settings.retention_days)
-        self.housekeeping.start()
-
-    async def close(self) -> None:
-        """Stop background jobs and release the database."""
-        if self.housekeeping is not None:
-            self.housekeeping.shutdown(wait=False)
-            self.housekeeping = None
-        await self.store.close()
 
 
 # Libraries whose debug records carry what the bot handles: aiosqlite every SQL statement with
@@ -102,55 +81,114 @@ async def build_core(settings: Settings, clock: Clock | None = None) -> Core:
     return core
 
 
-# Background services (e.g. the scheduler) started once a channel can deliver messages:
-# each gets the core and the channel's Outbox and returns the coroutine function that stops it.
-Stop = Callable[[], Awaitable[None]]
-Background = Callable[[Core, Outbox], Awaitable[Stop]]
+# Background services every process starts once its channels can deliver (tests add theirs).
 BACKGROUND: list[Background] = []
 
 
-def wire_telegram(channel: TelegramChannel) -> list[Background]:
-    """Telegram-only features register their group commands and buttons here; they may return
-    background services to start with the channel."""
-    from bot.team.telegram import wire as wire_team
+class Host(Protocol):
+    """A channel as the process runs it: its Outbox, its life cycle, its own services."""
 
-    return [wire_team(channel), schedule_background(TELEGRAM_PREFIX),
-            heartbeat_background("telegram", TELEGRAM_PREFIX)]
+    name: str  # identity.TELEGRAM, identity.CONSOLE …
+    background: list[Background]  # the channel's own services (e.g. team ticks on Telegram)
 
+    async def deliver(self, reference: str, messages: list[OutMessage]) -> None:
+        """Its Outbox (see bot/channels/base.py)."""
+        ...
 
-TELEGRAM_PREFIX = "tg:"
+    def running(self) -> AbstractAsyncContextManager[object]:
+        """Receive events for the duration of the block (and finish what was received)."""
+        ...
 
-
-async def start_schedule(core: Core, outbox: Outbox, leader_prefix: str | None) -> ScheduleRunner:
-    """Start weekly nudges and follow-ups for one channel's leaders ('tg:', 'console:').
-
-    Start-up reconciles rows a crash left 'sending', sends what fell due while the bot was down
-    (within the grace) and then ticks with one APScheduler job; `await runner.stop()` before
-    closing the core.
-    """
-    runner = make_runner(core.service, outbox, core.settings, leader_prefix)
-    await runner.start()
-    return runner
+    async def wait(self, stop: asyncio.Event) -> int:
+        """Until the channel ends (the terminal chat's /quit) or stop is set; the exit code."""
+        ...
 
 
-def schedule_background(leader_prefix: str) -> Background:
-    """The scheduler as a background service of a channel (see start_background)."""
+def build_team(core: Core) -> Team:
+    """Team check-ins for this process, ticked by the core's one scheduler; each channel with
+    groups attaches its gateway."""
+    return Team(core.store, core.dialogues, core.clock, load_secret(core.settings),
+                core.scheduler, core.settings.team_tick_seconds)
+
+
+def team_background(team: Team) -> Background:
+    """Catch up on team check-ins that fell due while the bot was down, then tick them with one
+    job on the core's scheduler."""
 
     async def start(core: Core, outbox: Outbox) -> Stop:
-        """Start it on this channel's outbox; return its stop."""
-        runner = await start_schedule(core, outbox, leader_prefix)
+        """The first tick and the job; return the stop that removes the job."""
+        await team.start()
+        core.start_scheduler()
+
+        async def stop() -> None:
+            """Stop ticking; anything half-done is finished from SQLite at the next start."""
+            if core.scheduler.running and core.scheduler.get_job(TEAM_JOB_ID) is not None:
+                core.scheduler.remove_job(TEAM_JOB_ID)
+
+        return stop
+
+    return start
+
+
+async def serve(core: Core, hosts: Sequence[Host], stop: asyncio.Event) -> int:
+    """Run channels in one process with one store and one scheduler: each starts receiving,
+    then the background services start (the dispatcher routes each leader's scheduled messages
+    to their own channel), until a channel ends or stop is set."""
+    routes = Routes({host.name: host for host in hosts})
+    async with contextlib.AsyncExitStack() as stack:
+        for host in hosts:
+            await stack.enter_async_context(host.running())
+        core.start_housekeeping()
+        stops = await start_background(core, routes, [
+            *(service for host in hosts for service in host.background),
+            schedule_background(), heartbeat_background([host.name for host in hosts])])
+        try:
+            return await _until_one_ends(hosts, stop)
+        finally:
+            await stop_background(stops)
+
+
+async def _until_one_ends(hosts: Sequence[Host], stop: asyncio.Event) -> int:
+    """Wait on every channel; the first to end ends the others. One channel runs inline, so
+    Ctrl-C reaches it as it would without the composition."""
+    if len(hosts) == 1:
+        return await hosts[0].wait(stop)
+    tasks = [asyncio.create_task(host.wait(stop), name=f"channel {host.name}")
+             for host in hosts]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        codes = await asyncio.gather(*tasks, return_exceptions=True)
+        return next((c for c in codes if isinstance(c, int) and c), 0)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def schedule_background() -> Background:
+    """Weekly nudges and follow-ups for every running channel's leaders, on the core's one
+    scheduler: start-up reconciles rows a crash left 'sending', sends what fell due while the
+    bot was down (within the grace), then ticks with one job."""
+
+    async def start(core: Core, outbox: Outbox) -> Stop:
+        """Start the dispatcher on the routes; return its stop."""
+        runner = make_runner(core.service, outbox, core.settings, scheduler=core.scheduler)
+        await runner.start()
         return runner.stop
 
     return start
 
 
-def heartbeat_background(channel: str, leader_prefix: str) -> Background:
-    """The heartbeat `tillidsbot health` reads, as a background service of a channel."""
+def heartbeat_background(channels: Sequence[str]) -> Background:
+    """The heartbeat `tillidsbot health` reads, on the core's scheduler."""
+    # One channel: only its leaders' schedules are this process's to send; several: all.
+    prefix = identity.prefix(channels[0]) if len(channels) == 1 else ""
 
     async def start(core: Core, outbox: Outbox) -> Stop:
-        """Beat for this channel; return the stop that records a clean shutdown."""
-        return await start_heartbeat(core.settings.database_path, core.clock, channel,
-                                     leader_prefix)
+        """Beat for these channels; return the stop that records a clean shutdown."""
+        return await start_heartbeat(core.settings.database_path, core.clock,
+                                     "+".join(channels), prefix, core.scheduler)
 
     return start
 
@@ -172,22 +210,13 @@ async def stop_background(stops: list[Stop]) -> None:
 
 async def run_console(settings: Settings, clock: Clock | None = None) -> int:
     """The terminal chat: the whole bot with a local SQLite file and no network."""
-    from bot.channels.console import CONSOLE_PREFIX, ConsoleChannel
+    from bot.channels.console import ConsoleChannel
 
     core = await build_core(settings, clock)
-    core.start_housekeeping()
-    channel = ConsoleChannel(core.service)
-    stops: list[Stop] = []
-
-    async def ready() -> None:
-        """Once the terminal shows the conversation: nudges and follow-ups can appear in it."""
-        stops.extend(await start_background(core, channel, [
-            schedule_background(CONSOLE_PREFIX), heartbeat_background("console", CONSOLE_PREFIX)]))
-
     try:
-        return await channel.run(on_ready=ready)
+        channel = ConsoleChannel(core.service, inbound=core.inbound)
+        return await serve(core, [channel], asyncio.Event())
     finally:
-        await stop_background(stops)
         await core.close()
 
 
@@ -197,25 +226,27 @@ async def run_telegram(settings: Settings, stop: asyncio.Event | None = None,
     from bot.channels.telegram import TelegramChannel
 
     core = await build_core(settings, clock)
-    core.start_housekeeping()
     try:
-        channel = TelegramChannel(core.service, settings, core.clock)
+        channel = TelegramChannel(core.service, settings, core.clock, core.inbound)
         # Before anything is sent: leaders the settings no longer let in get nothing more.
-        shut = await channel.gate.reconcile(TELEGRAM_PREFIX)
+        shut = await channel.gate.reconcile()
         if shut:
             log.warning("%d leaders who came in by ALLOWED_USER_IDS or open mode are no longer "
                         "let in; `tillidsbot access grant --user ID` lets one back in", shut)
-        features = wire_telegram(channel)
-        stop_event = stop or _stop_on_signals()
-        async with channel.running():
-            stops = await start_background(core, channel, features)
-            try:
-                await stop_event.wait()
-            finally:
-                await stop_background(stops)
-        return 0
+        channel.background = wire_telegram(channel, core) or []  # a test may wire nothing
+        return await serve(core, [channel], stop or _stop_on_signals())
     finally:
         await core.close()
+
+
+def wire_telegram(channel: TelegramChannel, core: Core) -> list[Background]:
+    """Telegram-only features register their group commands and buttons here (before the
+    channel starts, so they are in its menus); they return background services to start."""
+    from bot.team.telegram import wire as wire_team
+
+    team = build_team(core)
+    wire_team(channel, team)
+    return [team_background(team)]
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import identity
 from bot.clock import Clock, SystemClock, iso
 from bot.config import ConfigError, Settings, load_settings
 
@@ -176,7 +177,7 @@ async def _find_leader(settings: Settings, user: str) -> tuple[Core, str | None]
 
     core = await build_core(settings)
     async with core.store.transaction() as tx:
-        for candidate in (user, f"tg:{user}"):
+        for candidate in (user, identity.resolve(user)):
             if await repo.get_leader(tx, candidate) is not None:
                 return core, candidate
     return core, None
@@ -247,7 +248,7 @@ async def access_command(settings: Settings, verb: str, user: str) -> int:
     from bot.store import telegram as tgrepo
     from bot.store.db import Store
 
-    leader_id = user if ":" in user else f"tg:{user}"
+    leader_id = identity.resolve(user)
     via = tgrepo.REVOKED if verb == "revoke" else tgrepo.GRANTED
     store = await Store.open(settings.database_path, settings.master_key)
     try:

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from bot import identity
 from bot.numbers import is_number
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,12 @@ class Settings(BaseModel):
     schedule_tick_seconds: float = Field(default=30.0, gt=0)
     reminder_hours: int = Field(default=24, ge=0, le=144)
     nudge_conversation: str = "reflection"
+
+    def allowed_ids(self, channel: str) -> frozenset[str]:
+        """The platform ids a channel lets in without an invite (Telegram: ALLOWED_USER_IDS)."""
+        if channel == identity.TELEGRAM:
+            return frozenset(str(user_id) for user_id in self.allowed_user_ids)
+        return frozenset()
 
     @field_validator("log_level")
     @classmethod

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import Clock, iso
@@ -68,8 +69,10 @@ Stop = Callable[[], Awaitable[None]]
 
 
 async def start_heartbeat(database_path: Path, clock: Clock, channel: str,
-                          leader_prefix: str) -> Stop:
-    """Beat now and every BEAT_SECONDS; the returned stop records a clean shutdown."""
+                          leader_prefix: str, scheduler: BaseScheduler | None = None) -> Stop:
+    """Beat now and every BEAT_SECONDS (on the given scheduler, the core's one, else on one of
+    its own); the returned stop records a clean shutdown. leader_prefix '' = every channel's
+    leaders are this process's to send."""
     if str(database_path) == ":memory:":  # nothing outside this process could read it
 
         async def nothing() -> None:
@@ -88,15 +91,19 @@ async def start_heartbeat(database_path: Path, clock: Clock, channel: str,
             log.warning("could not write the heartbeat: %s", type(exc).__name__)
 
     refresh()
-    scheduler = AsyncIOScheduler(timezone="UTC")
-    scheduler.add_job(refresh, IntervalTrigger(seconds=BEAT_SECONDS), id=JOB_ID,
-                      replace_existing=True, coalesce=True, max_instances=1,
-                      misfire_grace_time=BEAT_SECONDS)
-    scheduler.start()
+    used = scheduler or AsyncIOScheduler(timezone="UTC")
+    used.add_job(refresh, IntervalTrigger(seconds=BEAT_SECONDS), id=JOB_ID,
+                 replace_existing=True, coalesce=True, max_instances=1,
+                 misfire_grace_time=BEAT_SECONDS)
+    if not used.running:
+        used.start()
 
     async def stop() -> None:
         """Stop beating and say the stop was deliberate."""
-        scheduler.shutdown(wait=False)
+        if scheduler is None:
+            used.shutdown(wait=False)
+        elif used.running and used.get_job(JOB_ID) is not None:
+            used.remove_job(JOB_ID)
         beat.stopped_at = iso(clock.now())
         refresh()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -53,9 +54,26 @@ def language_for(code: str | None, supported: tuple[str, ...]) -> str:
 class Who:
     """Who is talking, as a channel saw it."""
 
-    leader_id: str
-    chat_id: str
+    leader_id: str  # channel-qualified (bot/identity.py)
+    chat_id: str  # the channel's opaque conversation reference, stored on the leader row
     language_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    """A slash command with its arguments ('/delegate', '/pause 24.12.2026')."""
+
+    name: str
+    args: str = ""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Show where the conversation stands (a reconnect, or an event a crash interrupted)."""
+
+
+# What a leader can do in one event: a command, an input to the engine, or resume.
+Action = Command | Input | Resume
 
 
 @dataclass
@@ -155,108 +173,149 @@ class BotService:
     # ---- entry points ---------------------------------------------------------------------
 
     async def handle_command(self, who: Who, command: str, args: str = "") -> list[OutMessage]:
-        """A slash command such as /start, /delegate, /back or /help."""
-        command = command.lower().lstrip("/")
-        if command in ("back", "cancel"):
-            return await self.handle_input(who, Back() if command == "back" else Cancel())
-        try:
-            notes = await self._drop_unfit(who)
-            return [*notes, *await self._handle_command(who, command, args)]
-        except RenderError as exc:
-            return await self._render_failed(who, exc)
-
-    async def _handle_command(self, who: Who, command: str, args: str) -> list[OutMessage]:
-        """The commands themselves, in one transaction."""
-        async with self.store.transaction() as tx:
-            leader = await self._leader(tx, who)
-            lang = leader.language
-            state = await self._state(tx, leader)
-            if command in self.commands:
-                conversation = self.commands[command]
-                if state is not None:
-                    return [OutMessage(text=self.ui("busy", lang), kind="error"),
-                            *self._reprompt(state, leader)]
-                return await self._start(tx, leader, conversation, {}, None)
-            if command in ("start", "menu"):
-                intro = [OutMessage(text=self.ui("welcome", lang))] if command == "start" else []
-                if command == "start":
-                    for extra in self.start_extras:
-                        intro.extend(await extra(Request(tx, leader, state, args, self)))
-                if state is not None:
-                    return [*intro, OutMessage(text=self.ui("resume", lang)),
-                            *self._reprompt(state, leader)]
-                return [*intro, self.menu(lang)]
-            if command == "help":
-                return [OutMessage(text=self.ui("help", lang)), *self._reprompt(state, leader)]
-            if command == "language":
-                return [self._language_menu(lang)]
-            if command in self.command_handlers:
-                handler, reprompt = self.command_handlers[command]
-                out = await handler(Request(tx, leader, state, args, self))
-                return [*out, *(self._reprompt(state, leader) if reprompt else [])]
-            return [OutMessage(text=self.ui("unknown_command", lang, command=command),
-                               kind="error"), *self._reprompt(state, leader)]
+        """A slash command such as /start, /delegate, /back or /help, in its own transaction."""
+        return await self._own_transaction(who, Command(command, args))
 
     async def handle_input(self, who: Who, event: Input) -> list[OutMessage]:
         """Text, a button, back or cancel: step the engine, commit, then reply."""
-        try:
-            return await self._handle_input(who, event)
-        except RenderError as exc:
-            return await self._render_failed(who, exc)
-
-    async def _handle_input(self, who: Who, event: Input) -> list[OutMessage]:
-        """One input in one transaction; a failure anywhere rolls all of it back."""
-        async with self.store.transaction() as tx:
-            leader = await self._leader(tx, who)
-            lang = leader.language
-            if isinstance(event, ButtonInput) and event.data.startswith(MENU_PREFIX):
-                return await self._menu_button(tx, leader, event.data[len(MENU_PREFIX):])
-            state = await self._state(tx, leader)
-            prefix, _, rest = (event.data.partition(":") if isinstance(event, ButtonInput)
-                               else ("", "", ""))
-            if prefix in self.button_handlers:
-                return await self.button_handlers[prefix](Request(tx, leader, state, rest, self))
-            if state is None:
-                if isinstance(event, ButtonInput):
-                    return [OutMessage(text=self.ui("stale_button", lang), kind="error",
-                           key="stale_button")]
-                if isinstance(event, Cancel | Back):
-                    return [OutMessage(text=self.ui("nothing_active", lang)), self.menu(lang)]
-                return [OutMessage(text=self.ui("no_conversation", lang)), self.menu(lang)]
-            try:
-                result = self.engine.step(state, event, lang, self.today(leader))
-            except (UnknownNodeError, UnknownConversationError) as exc:
-                return await self._restart(tx, leader, state, exc)
-            return await self._apply(tx, leader, state.conversation, result)
+        return await self._own_transaction(who, event)
 
     async def resume(self, who: Who) -> list[OutMessage]:
         """On reconnect (e.g. the terminal chat restarting): the current question, or the menu."""
+        return await self._own_transaction(who, Resume())
+
+    async def _own_transaction(self, who: Who, action: Action) -> list[OutMessage]:
+        """One action in one transaction; wording that fails to render rolls it back and the
+        leader hears so in a second one (see recover_in)."""
         try:
-            notes = await self._drop_unfit(who)
-            current = await self.current(who)
+            async with self.store.transaction() as tx:
+                return await self.act_in(tx, who, action)
         except RenderError as exc:
-            return await self._render_failed(who, exc)
+            async with self.store.transaction() as tx:
+                return await self.recover_in(tx, who, action, exc)
+
+    # ---- one action inside the caller's transaction (the inbound pipeline's step) -----------
+
+    async def act_in(self, tx: aiosqlite.Connection, who: Who, action: Action) -> list[OutMessage]:
+        """Carry out a leader's command, input or resume inside the caller's transaction,
+        returning what to send once it commits. A RenderError propagates: the caller rolls back
+        and calls recover_in in a fresh transaction."""
+        if isinstance(action, Resume):
+            return await self._resume_in(tx, who)
+        if isinstance(action, Command):
+            command = action.name.lower().lstrip("/")
+            if command not in ("back", "cancel"):
+                notes = await self._drop_unfit_in(tx, who)
+                return [*notes, *await self._command_in(tx, who, command, action.args)]
+            action = Back() if command == "back" else Cancel()
+        return await self._input_in(tx, who, action)
+
+    async def recover_in(self, tx: aiosqlite.Connection, who: Who, action: Action,
+                         exc: RenderError) -> list[OutMessage]:
+        """After act_in failed to render and was rolled back: keep the state and say so (a
+        conversation the dialogues can no longer show is ended first, as act_in would)."""
+        if isinstance(action, Resume) or (isinstance(action, Command) and action.name.lower(
+                ).lstrip("/") not in ("back", "cancel")):
+            with contextlib.suppress(RenderError):  # the drop itself may be what failed
+                await self._drop_unfit_in(tx, who)
+        return await self._render_failed_in(tx, who, exc)
+
+    async def language_in(self, tx: aiosqlite.Connection, who: Who) -> str:
+        """The language of the leader talking (creating the leader on first contact)."""
+        return (await self._leader(tx, who)).language
+
+    async def _command_in(self, tx: aiosqlite.Connection, who: Who, command: str,
+                          args: str) -> list[OutMessage]:
+        """The commands themselves, inside the caller's transaction."""
+        leader = await self._leader(tx, who)
+        lang = leader.language
+        state = await self._state(tx, leader)
+        if command in self.commands:
+            conversation = self.commands[command]
+            if state is not None:
+                return [OutMessage(text=self.ui("busy", lang), kind="error"),
+                        *self._reprompt(state, leader)]
+            return await self._start(tx, leader, conversation, {}, None)
+        if command in ("start", "menu"):
+            intro = [OutMessage(text=self.ui("welcome", lang))] if command == "start" else []
+            if command == "start":
+                for extra in self.start_extras:
+                    intro.extend(await extra(Request(tx, leader, state, args, self)))
+            if state is not None:
+                return [*intro, OutMessage(text=self.ui("resume", lang)),
+                        *self._reprompt(state, leader)]
+            return [*intro, self.menu(lang)]
+        if command == "help":
+            return [OutMessage(text=self.ui("help", lang)), *self._reprompt(state, leader)]
+        if command == "language":
+            return [self._language_menu(lang)]
+        if command in self.command_handlers:
+            handler, reprompt = self.command_handlers[command]
+            out = await handler(Request(tx, leader, state, args, self))
+            return [*out, *(self._reprompt(state, leader) if reprompt else [])]
+        return [OutMessage(text=self.ui("unknown_command", lang, command=command),
+                           kind="error"), *self._reprompt(state, leader)]
+
+    async def _input_in(self, tx: aiosqlite.Connection, who: Who,
+                        event: Input) -> list[OutMessage]:
+        """One input inside the caller's transaction; a failure rolls all of it back."""
+        leader = await self._leader(tx, who)
+        lang = leader.language
+        if isinstance(event, ButtonInput) and event.data.startswith(MENU_PREFIX):
+            return await self._menu_button(tx, leader, event.data[len(MENU_PREFIX):])
+        state = await self._state(tx, leader)
+        prefix, _, rest = (event.data.partition(":") if isinstance(event, ButtonInput)
+                           else ("", "", ""))
+        if prefix in self.button_handlers:
+            return await self.button_handlers[prefix](Request(tx, leader, state, rest, self))
+        if state is None:
+            if isinstance(event, ButtonInput):
+                return [OutMessage(text=self.ui("stale_button", lang), kind="error",
+                       key="stale_button")]
+            if isinstance(event, Cancel | Back):
+                return [OutMessage(text=self.ui("nothing_active", lang)), self.menu(lang)]
+            return [OutMessage(text=self.ui("no_conversation", lang)), self.menu(lang)]
+        try:
+            result = self.engine.step(state, event, lang, self.today(leader))
+        except (UnknownNodeError, UnknownConversationError) as exc:
+            return await self._restart(tx, leader, state, exc)
+        return await self._apply(tx, leader, state.conversation, result)
+
+    async def _resume_in(self, tx: aiosqlite.Connection, who: Who) -> list[OutMessage]:
+        """The current question after a reconnect (with 'resume' before it), or the menu."""
+        notes = await self._drop_unfit_in(tx, who)
+        current = await self.current_in(tx, who)
         if notes or not current or current[-1].node is None:
             return [*notes, *current]
-        lang = await self.language_of(who)
+        lang = await self.language_in(tx, who)
         return [OutMessage(text=self.ui("resume", lang)), *current]
 
     async def current(self, who: Who) -> list[OutMessage]:
         """The question the leader is at, or the menu (e.g. after pressing an old button)."""
         async with self.store.transaction() as tx:
-            leader = await self._leader(tx, who)
-            state = await self._state(tx, leader)
-            if state is None:
-                return [self.menu(leader.language)]
-            try:
-                return self.engine.prompt(state, leader.language, self.today(leader))
-            except DialogueError:
-                return [self.menu(leader.language)]
+            return await self.current_in(tx, who)
+
+    async def current_in(self, tx: aiosqlite.Connection, who: Who) -> list[OutMessage]:
+        """current() inside the caller's transaction."""
+        leader = await self._leader(tx, who)
+        state = await self._state(tx, leader)
+        if state is None:
+            return [self.menu(leader.language)]
+        try:
+            return self.engine.prompt(state, leader.language, self.today(leader))
+        except DialogueError:
+            return [self.menu(leader.language)]
 
     async def language_of(self, who: Who) -> str:
         """The language a leader has chosen (creating the leader on first contact)."""
         async with self.store.transaction() as tx:
-            return (await self._leader(tx, who)).language
+            return await self.language_in(tx, who)
+
+    async def known_language(self, leader_id: str) -> str | None:
+        """A leader's language if they exist (read-only: creates nothing, takes no lock)."""
+        async with self.store.read() as conn:
+            leader = await repo.get_leader(conn, leader_id)
+        return None if leader is None else leader.language
 
     async def start_conversation(
         self, who: Who, conversation: str, context: dict[str, Any] | None = None,
@@ -298,38 +357,37 @@ class BotService:
         except (DialogueError, RenderError):
             return []
 
-    async def _drop_unfit(self, who: Who) -> list[OutMessage]:
+    async def _drop_unfit_in(self, tx: aiosqlite.Connection, who: Who) -> list[OutMessage]:
         """End a stored conversation the dialogues can no longer show; the apology, if so."""
-        async with self.store.transaction() as tx:
-            leader = await self._leader(tx, who)
-            state = await self._state(tx, leader)
-            if state is None:
-                return []
-            try:
-                self.engine.prompt(state, leader.language, self.today(leader))
-            except DialogueError as exc:
-                return (await self._restart(tx, leader, state, exc))[:1]
+        leader = await self._leader(tx, who)
+        state = await self._state(tx, leader)
+        if state is None:
             return []
+        try:
+            self.engine.prompt(state, leader.language, self.today(leader))
+        except DialogueError as exc:
+            return (await self._restart(tx, leader, state, exc))[:1]
+        return []
 
     def _outdated(self, state: DialogueState) -> bool:
         """Whether the conversation was changed (new version, or gone) since this state began."""
         definition = self.dialogues.registry.definitions.get(state.conversation)
         return definition is None or definition.version != state.version
 
-    async def _render_failed(self, who: Who, exc: RenderError) -> list[OutMessage]:
+    async def _render_failed_in(self, tx: aiosqlite.Connection, who: Who,
+                                exc: RenderError) -> list[OutMessage]:
         """After a rolled-back step whose wording failed to render: keep the state and say so;
         a conversation changed since it began starts over politely, as it could never finish."""
-        async with self.store.transaction() as tx:
-            leader = await self._leader(tx, who)
-            state = await self._state(tx, leader)
-            # The cause's class only: its message may quote the leader's own words.
-            cause = type(exc.__cause__ or exc).__name__
-            log.error("rendering failed in %s at node %s (%s); the leader's state is kept",
-                      state.conversation if state else "-", state.node if state else "-", cause)
-            if state is not None and self._outdated(state):
-                return await self._restart(tx, leader, state, exc)
-            return [OutMessage(text=self.ui("render_failed", leader.language), kind="error",
-                               key="render_failed"), *self._reprompt(state, leader)]
+        leader = await self._leader(tx, who)
+        state = await self._state(tx, leader)
+        # The cause's class only: its message may quote the leader's own words.
+        cause = type(exc.__cause__ or exc).__name__
+        log.error("rendering failed in %s at node %s (%s); the leader's state is kept",
+                  state.conversation if state else "-", state.node if state else "-", cause)
+        if state is not None and self._outdated(state):
+            return await self._restart(tx, leader, state, exc)
+        return [OutMessage(text=self.ui("render_failed", leader.language), kind="error",
+                           key="render_failed"), *self._reprompt(state, leader)]
 
     async def _restart(
         self, tx: aiosqlite.Connection, leader: repo.Leader, state: DialogueState,

@@ -46,7 +46,7 @@ def every_table_empty_of_people(db: Path) -> dict[str, int]:
     # Invite codes are the operator's; the team link's update id names no one; crypto_state
     # only names the key store that belongs to the database.
     return {n: c for n, c in counts.items()
-            if c and n not in ("invites", "telegram_updates", "crypto_state")}
+            if c and n not in ("invites", "inbound_events", "crypto_state")}
 
 
 def member_update(api: BotApiStandIn, user: User, status: str) -> dict[str, Any]:
@@ -171,5 +171,5 @@ async def test_a_webhook_without_a_configured_secret_gets_a_random_one(
                 assert await api.post_webhook(post, "") == 403
                 await Phone(api, db, user).say("/help")  # Telegram's post, with the secret
     assert len(secrets[0]) >= 32 and secrets[0] != secrets[1]
-    assert query(db, "SELECT count(*) FROM telegram_updates WHERE update_id = 77") == [(0,)]
+    assert query(db, "SELECT count(*) FROM inbound_events WHERE event_id LIKE '%:77'") == [(0,)]
     assert not any(s in caplog.text for s in secrets)

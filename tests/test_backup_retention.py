@@ -146,10 +146,10 @@ async def test_retention_runs_at_start_up_and_is_scheduled_daily(tmp_path: Path)
     assert job.trigger.interval == timedelta(days=1)
     assert job.func is retention.run_retention
     core.start_housekeeping()
-    assert core.housekeeping is not None
-    assert core.housekeeping.get_job(retention.JOB_ID) is not None
+    assert core.scheduler.running
+    assert core.scheduler.get_job(retention.JOB_ID) is not None
     await core.close()
-    assert core.housekeeping is None
+    assert not core.scheduler.running
 
 
 async def test_history_deleted_by_retention_leaves_no_copy_on_disk(tmp_path: Path) -> None:

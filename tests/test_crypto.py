@@ -374,8 +374,8 @@ async def test_governance_examples_are_sealed_and_go_with_their_round(tmp_path: 
     db = tmp_path / "bot.db"
     store = await Store.open(db)
     async with store.transaction() as tx:
-        await team_store.ensure_group(tx, "-100123", "da", "2026-11-23T09:00:00+00:00")
-        found = await team_store.create_round(tx, "-100123", "tok", "da", None,
+        await team_store.ensure_group(tx, "telegram", "-100123", "da", "2026-11-23T09:00:00+00:00")
+        found = await team_store.create_round(tx, "telegram", "-100123", "tok", "da", None,
                                               "2026-11-23T09:00:00+00:00",
                                               "2026-11-24T09:00:00+00:00", 24)
         await team_store.add_example(tx, found.id, "e1", "red", f"Vi skal {ALICE_WORDS[0]}",

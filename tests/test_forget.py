@@ -204,8 +204,8 @@ async def test_a_forgotten_leader_can_start_afresh(tmp_path: Path) -> None:
     await core.close()
 
 
-async def test_operator_export_and_forget_from_the_command_line(tmp_path: Path,
-                                                                capsys) -> None:  # type: ignore[no-untyped-def]
+async def test_operator_export_and_forget_from_the_command_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     core = await make_core(tmp_path)
     threads = await seed(core)
     await core.close()
@@ -234,6 +234,77 @@ def test_discovery_sees_every_leader_table() -> None:
     assert info.leader_columns() == ["owner_leader"]
     assert info.chat_columns() == ["leader_chat", "chat_id"]
     assert info.thread_columns() == ["thread_id"]
+    later = privacy.TableInfo("y", ["conversation_reference", "leader_ref", "admin_user_id",
+                                    "user_id", "leader_reference", "conversation"], [])
+    assert later.chat_columns() == ["conversation_reference", "leader_ref", "admin_user_id",
+                                    "user_id", "leader_reference"]
+    assert later.leader_columns() == []
+
+
+# Words in a column's name that say it may hold who someone is or how to reach them.
+IDENTITY_WORDS = ("leader", "chat", "user", "member", "person", "admin", "reference", "_ref",
+                  "tenant", "recipient", "sender", "author")
+# Columns with such a name that hold no one's identity, and why.
+NOT_AN_IDENTITY = {
+    "member_hash": "a salted hash: team answers and votes are anonymous by design and stay",
+    "min_respondents": "a count of members, not a member",
+}
+
+
+async def test_every_column_holding_an_identity_or_reference_is_exported_and_forgotten(
+        tmp_path: Path) -> None:
+    """A guard for later migrations: a column whose name says it holds a person's id or
+    conversation reference is one the schema discovery follows (so export and forget find
+    the rows), or it is named above with the reason it identifies no one."""
+    core = await make_core(tmp_path)
+    schema = await privacy.tables(core.store.conn)
+    missed = []
+    for info in schema.values():
+        if info.name == privacy.LEADERS:
+            continue  # the leader's own row: found by leader_id, every column goes with it
+        followed = {*info.leader_columns(), *info.chat_columns()}
+        for column in info.columns:
+            low = column.lower()
+            if any(word in low for word in IDENTITY_WORDS) and column not in followed \
+                    and column not in NOT_AN_IDENTITY:
+                missed.append(f"{info.name}.{column}")
+    assert missed == []
+    await core.close()
+
+
+async def test_a_leader_on_another_channel_is_found_by_reference_and_platform_id(
+        tmp_path: Path) -> None:
+    """The stored conversation reference (JSON on Teams) is not the platform's user id: rows
+    holding either are the leader's, in export and in forget (issue 12)."""
+    core = await make_core(tmp_path)
+    leader_id, raw = "teams:29:1a2b", "29:1a2b"
+    reference = '{"conversation": {"id": "a:1"}, "serviceUrl": "http://127.0.0.1/"}'
+    async with core.store.transaction() as tx:
+        await repo.create_leader(tx, leader_id, reference, "da", iso(NOW))
+        await tx.execute("CREATE TABLE later_contacts (conversation_reference TEXT, note TEXT)")
+        await tx.execute("INSERT INTO later_contacts VALUES (?, 'by reference')", (reference,))
+        await tx.execute("INSERT INTO team_groups (chat_id, language, cadence, weekday, "
+                         "at_time, timezone, status, min_respondents, open_hours, "
+                         "next_pulse_at, created_at, updated_at) VALUES ('teams:g1', 'da', "
+                         "'weekly', 1, '09:00', 'Europe/Copenhagen', 'active', 3, 48, NULL, "
+                         "?, ?)", (iso(NOW), iso(NOW)))
+        await tx.execute("INSERT INTO team_gov_rounds (id, chat_id, token, status, language, "
+                         "opened_at, collect_until, vote_hours) VALUES (1, 'teams:g1', "
+                         "'tok', 'collecting', 'da', ?, ?, 24)", (iso(NOW), iso(NOW)))
+        await tx.execute("INSERT INTO team_gov_leaders (round_id, leader_chat) VALUES "
+                         "(1, ?)", (raw,))
+        found = await privacy.leader_rows(tx, leader_id)
+    assert found["leaders"][0]["chat_id"] == reference  # the reference is in the export
+    assert [r["note"] for r in found["later_contacts"]] == ["by reference"]
+    assert [r["leader_chat"] for r in found["team_gov_leaders"]] == [raw]
+    async with core.store.transaction() as tx:
+        await privacy.erase_leader(tx, leader_id)
+        assert await privacy.leader_rows(tx, leader_id) == {}
+    with sqlite3.connect(tmp_path / "bot.db") as conn:
+        assert conn.execute("SELECT count(*) FROM later_contacts").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM team_gov_leaders").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM team_groups").fetchone() == (1,)  # the group's
+    await core.close()
 
 
 async def test_the_real_scheduler_sends_nothing_after_forget(tmp_path: Path) -> None:
@@ -275,12 +346,28 @@ async def test_forgotten_words_are_gone_from_the_files_on_disk_too(tmp_path: Pat
             await seed_thread(tx, who.leader_id, thread, "delegation", NOW,
                               headline=words, summary=words, answers={"task": words})
     db = tmp_path / "bot.db"
-    assert alice_words.encode() in _raw_bytes(db)  # the scan sees stored words
+
+    def stored(leader_id: str) -> list[bytes]:
+        """The leader's cells as they sit in the file (sealed: their bytes are the words)."""
+        conn = sqlite3.connect(db)
+        try:
+            return [bytes(r[0]) for r in conn.execute(
+                "SELECT value FROM answers WHERE leader_id = ? UNION ALL SELECT summary FROM "
+                "threads WHERE leader_id = ? UNION ALL SELECT headline FROM threads WHERE "
+                "leader_id = ?", (leader_id,) * 3)]
+        finally:
+            conn.close()
+
+    alice_cells, bob_cells = stored(ALICE.leader_id), stored(BOB.leader_id)
+    assert len(alice_cells) == 3 and all(c in _raw_bytes(db) for c in alice_cells)  # seen
+    assert alice_words.encode() not in _raw_bytes(db)  # encrypted at rest, before and after
     out = await core.service.handle_command(ALICE, "forget")
     await core.service.handle_input(ALICE, press(out, "Ja, slet alt om mig"))
     # Deleted rows leave no copy behind: not in freed pages, not in old log frames.
+    assert not any(c in _raw_bytes(db) for c in alice_cells)
+    assert all(c in _raw_bytes(db) for c in bob_cells)
     assert alice_words.encode() not in _raw_bytes(db)
-    assert bob_words.encode() in _raw_bytes(db)
+    assert bob_words.encode() not in _raw_bytes(db)
     await core.close()
 
 

@@ -72,7 +72,7 @@ async def test_scheduled_messages_and_team_pulses_left_waiting_are_reported(
 
     async with core.store.transaction() as tx:
         await tx.execute("UPDATE schedules SET status = 'sent'")
-        group = await team_repo.ensure_group(tx, "-100555", "da", iso(NOW))
+        group = await team_repo.ensure_group(tx, "telegram", "-100555", "da", iso(NOW))
         group.status, group.next_pulse_at = "active", iso(NOW - timedelta(hours=1))
         await team_repo.save_group(tx, group, iso(NOW))
     behind = check(db, clock.now())

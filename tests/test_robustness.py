@@ -328,7 +328,7 @@ def test_ctrl_c_ends_the_terminal_chat_at_once(tmp_path: Path) -> None:
                             stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
                             preexec_fn=_default_sigint)
     try:
-        assert proc.stdout is not None
+        assert isinstance(proc.stdout, io.BufferedReader)
         seen = b""
         while b"> " not in seen:
             seen += proc.stdout.read1(4096)

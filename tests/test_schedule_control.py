@@ -108,7 +108,9 @@ async def test_a_pause_date_in_the_past_or_unreadable_is_refused_clearly(tmp_pat
     h = await leader(tmp_path)
     for bad in ("01.01.2020", "tomorrow-ish", "0"):
         assert (await h.command(1, "pause", bad))[0].text == h.texts("sched_bad_date")
-    assert "paused_until" not in (await repo.get_leader(h.core.store.conn, "tg:1")).settings
+    stored = await repo.get_leader(h.core.store.conn, "tg:1")
+    assert stored is not None
+    assert "paused_until" not in stored.settings
     await h.close()
 
 
@@ -133,7 +135,9 @@ async def test_snooze_from_the_buttons_under_the_nudge(
     assert first is not None
     async with h.core.store.conn.execute(
             "SELECT status FROM threads WHERE thread = ?", (first.thread,)) as cur:
-        assert (await cur.fetchone())[0] == "abandoned"
+        row = await cur.fetchone()
+        assert row is not None
+        assert row[0] == "abandoned"
     again = await h.press(1, snooze_data(nudge.message, option))
     assert again[0].text == h.texts("sched_snooze_stale")
     await h.step_until(datetime(2026, 12, 7, 12, 0, tzinfo=UTC))
@@ -306,7 +310,9 @@ async def test_a_follow_up_from_the_delegation_check_opens_at_the_chosen_date(
     assert opened.context.get("task") == "Ugeplanen til KL (pædagog)"
     async with h.core.store.conn.execute(
             "SELECT parent_thread FROM threads WHERE thread = ?", (opened.thread,)) as cur:
-        assert (await cur.fetchone())[0] == thread
+        parent = await cur.fetchone()
+        assert parent is not None
+        assert parent[0] == thread
     await h.close()
 
 

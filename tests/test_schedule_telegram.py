@@ -46,11 +46,13 @@ async def test_a_due_nudge_reaches_telegram_and_can_be_snoozed(
             what="the weekly nudge")
         await api.wait_for(lambda: any("Ugens refleksion ·" in str(m.get("text"))
                                        for m in api.bot_messages(USER)), what="its question")
+        assert nudge is not None
         api.press(user, nudge, label=ui("sched_snooze_tomorrow", "da"))
         reply = await api.wait_for(
             lambda: next((m for m in api.bot_messages(USER)
                           if "i morgen kl. 08:30" in str(m.get("text"))), None),
             what="the snooze reply")
+        assert reply is not None
         assert reply["text"].startswith("Fint")
         await bot.kill()
     statuses = query(db, "SELECT kind, status FROM schedules ORDER BY id")

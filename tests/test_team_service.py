@@ -87,6 +87,18 @@ class RecordingGateway:
     def deep_link(self, payload: str | None = None) -> str:
         return "https://t.me/tillidsbot" + (f"?start={payload}" if payload else "")
 
+    async def private(self, to: str, message: OutMessage) -> None:
+        await self.send(to, message)
+
+    def private_link(self) -> str:
+        return self.deep_link(None)
+
+    def round_link(self, token: str) -> str:
+        return self.deep_link(f"gov_{token}")
+
+    def round_token(self, payload: str) -> str | None:
+        return payload[4:] if payload.startswith("gov_") else None
+
     def in_chat(self, chat_id: str) -> list[Sent]:
         return [s for s in self.out if s.chat_id == chat_id]
 
@@ -110,7 +122,7 @@ async def world(tmp_path: Path, real_dialogues: Dialogues) -> AsyncIterator[Worl
     clock = ManualClock(START)
     store = await Store.open(tmp_path / "team.db")
     gateway = RecordingGateway(clock)
-    service = TeamService(store, real_dialogues, clock, b"test-secret", gateway)
+    service = TeamService.standalone(store, real_dialogues, clock, b"test-secret", gateway)
     world = World(service, clock, gateway, tmp_path / "team.db", real_dialogues)
     yield world
     await world.service.store.close()  # the store of the last "process" (see crash_during)
@@ -295,7 +307,7 @@ async def test_one_members_answer_changes_only_aggregates(
         clock = ManualClock(START)
         store = await Store.open(tmp_path / f"run{variant}.db")
         gateway = RecordingGateway(clock)
-        service = TeamService(store, real_dialogues, clock, b"s", gateway)
+        service = TeamService.standalone(store, real_dialogues, clock, b"s", gateway)
         answers = [*base[:2], (MEMBERS[2], trust, 2), *base[3:]]
         await _run_pulse(service, gateway, clock, answers)
         runs.append(_scenario_outputs(World(service, clock, gateway, Path())))
@@ -627,7 +639,7 @@ async def crash_during(world: World, step: Awaitable[None]) -> TeamService:
     await world.service.store.close()
     store = await Store.open(world.db)
     assert world.dialogues is not None
-    world.service = TeamService(store, world.dialogues, world.clock, b"test-secret",
+    world.service = TeamService.standalone(store, world.dialogues, world.clock, b"test-secret",
                                 world.gateway)
     return world.service
 

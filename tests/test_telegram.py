@@ -27,6 +27,7 @@ from bot.config import load_settings
 from bot.dialogue import Dialogues
 from bot.dialogue.state import Attachment, Button, OutMessage
 from bot.service import Request
+from bot.store import inbound as inbound_repo
 from bot.store import telegram as tgrepo
 from bot.store.db import Store
 from tests.botapi_standin import BotApiStandIn
@@ -87,10 +88,11 @@ async def test_uninvited_people_are_refused_politely_and_leave_no_trace(
             else:
                 api.send_text(stranger, action)
             expected = real_dialogues.strings("tg_refused", "da" if lang == "de" else lang)
-            await api.wait_for(lambda s=stranger, e=expected: api.sent_texts(s.id) == [e],
+            await api.wait_for(lambda s=stranger, e=expected: (  # type: ignore[misc]
+                api.sent_texts(s.id) == [e]),
                                what=f"the refusal to {user_id}")
     assert leaders(db) == []
-    assert query(db, "SELECT COUNT(*) FROM telegram_updates") == [(0,)]
+    assert query(db, "SELECT COUNT(*) FROM inbound_events") == [(0,)]
     assert query(db, "SELECT uses FROM invites") == [(0,)]
 
 
@@ -423,7 +425,7 @@ async def test_leader_commands_in_a_group_get_a_private_link_and_group_hooks_run
         assert chat is not None
         await event.channel.app.bot.send_message(chat.id, "pulse")
 
-    def wire(channel: TelegramChannel) -> None:
+    def wire(channel: TelegramChannel, core: object) -> None:
         channel.register_group_command("checkin", checkin, "command_help")
 
     monkeypatch.setattr(app_module, "wire_telegram", wire)
@@ -491,7 +493,7 @@ async def run_with_outbox(api: BotApiStandIn, db: Path, use: OutboxUse,
         return stop
 
     monkeypatch.setattr(app_module, "BACKGROUND", [start])
-    async with InProcessBot(api, db, **env):
+    async with InProcessBot(api, db, None, **env):
         await asyncio.wait_for(done.wait(), 30)
 
 
@@ -594,7 +596,8 @@ async def test_an_update_interrupted_by_a_crash_resumes_instead_of_applying_twic
     # would prune it as older than Telegram's redelivery window.
     store = await Store.open(db)
     async with store.transaction() as tx:
-        await tgrepo.claim_update(tx, int(api.bot["id"]), 777, iso(SystemClock().now()))
+        await inbound_repo.claim(tx, "telegram", f"{api.bot['id']}:777",
+                                 iso(SystemClock().now()))
     await store.close()
     async with InProcessBot(api, db, ALLOWED_USER_IDS="2001"):
         mark = phone.mark()
@@ -609,13 +612,13 @@ async def test_an_update_interrupted_by_a_crash_resumes_instead_of_applying_twic
 async def test_old_update_ids_are_pruned(db: Path) -> None:
     store = await Store.open(db)
     async with store.transaction() as tx:
-        await tgrepo.claim_update(tx, 1, 10, "2026-11-20T08:00:00+00:00")
-        await tgrepo.claim_update(tx, 1, 11, "2026-11-23T08:00:00+00:00")
-        assert await tgrepo.prune_updates(tx, "2026-11-21T08:00:00+00:00") == 1
-        assert await tgrepo.update_status(tx, 1, 10) is None
-        assert await tgrepo.update_status(tx, 1, 11) == "processing"
-        await tgrepo.finish_update(tx, 1, 11)
-        assert await tgrepo.claim_update(tx, 1, 11, NOW) == "done"
+        await inbound_repo.claim(tx, "telegram", "1:10", "2026-11-20T08:00:00+00:00")
+        await inbound_repo.claim(tx, "telegram", "1:11", "2026-11-23T08:00:00+00:00")
+        assert await inbound_repo.prune(tx, "2026-11-21T08:00:00+00:00") == 1
+        assert await inbound_repo.status(tx, "telegram", "1:10") is None
+        assert await inbound_repo.status(tx, "telegram", "1:11") == "processing"
+        await inbound_repo.finish(tx, "telegram", "1:11")
+        assert await inbound_repo.claim(tx, "telegram", "1:11", NOW) == "done"
     await store.close()
 
 

@@ -67,9 +67,19 @@ class Chat:
         self.proc.wait(timeout=TIMEOUT)
 
 
+def onboard(chat: Chat) -> None:
+    """A new leader's first contact in the terminal: language, then time zone (issue 12: the
+    terminal onboards like every channel)."""
+    chat.expect("[3] English")
+    chat.say("1")
+    chat.expect("[1] Europe/Copenhagen")
+    chat.say("1")
+
+
 def test_delegation_in_the_terminal_survives_a_kill(tmp_path: Path) -> None:
     db = tmp_path / "chat.db"
     chat = Chat(db)
+    onboard(chat)
     chat.expect("[1] Før du uddelegerer")
     chat.say("1")
     chat.expect("til hvem (initialer eller rolle)?")
@@ -120,6 +130,7 @@ def test_delegation_in_the_terminal_survives_a_kill(tmp_path: Path) -> None:
 
 def test_language_switch_in_the_terminal(tmp_path: Path) -> None:
     chat = Chat(tmp_path / "chat.db")
+    onboard(chat)
     chat.expect("[1] Før du uddelegerer")
     chat.say("/language")
     chat.expect("[3] English")

@@ -1,7 +1,7 @@
 """Helpers for Telegram tests: the bot in-process or as a subprocess, and a leader's phone.
 
 Both run the real PTB Application against tests/botapi_standin.py. "The bot finished an
-update" is read from its own SQLite file (telegram_updates.status = 'done'), polled with a
+update" is read from its own SQLite file (inbound_events.status = 'done'), polled with a
 timeout: the replies the test then inspects are what the stand-in recorded.
 """
 
@@ -59,7 +59,8 @@ def query(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, .
 
 def update_status(db: Path, update_id: int) -> str | None:
     """The bot's record of one update: None, 'processing' or 'done'."""
-    rows = query(db, "SELECT status FROM telegram_updates WHERE update_id = ?", (update_id,))
+    rows = query(db, "SELECT status FROM inbound_events WHERE channel = 'telegram' "
+                     "AND event_id LIKE ?", (f"%:{update_id}",))
     return str(rows[0][0]) if rows else None
 
 

@@ -4,25 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from bot import identity
+from bot.config import Settings
 from bot.dialogue.engine import SKIP
-from bot.dialogue.state import Back, ButtonInput, Cancel, OutMessage, TextInput
+from bot.dialogue.state import OutMessage
+from bot.inbound import EventKind, Inbound, InEvent, Reply
 from bot.private_files import write_private
-from bot.service import BotService, Who
+from bot.runtime import Background
+from bot.service import BotService, Who, language_for
 
-CONSOLE_PREFIX = "console:"
-CONSOLE_LEADER = Who(leader_id=f"{CONSOLE_PREFIX}local", chat_id="console", language_code="da")
+CONSOLE_PREFIX = identity.prefix(identity.CONSOLE)
+CONSOLE_REFERENCE = "console"  # the terminal needs no address: it is the one on screen
+CONSOLE_LEADER = Who(leader_id=identity.leader_id(identity.CONSOLE, "local"),
+                     chat_id=CONSOLE_REFERENCE, language_code="da")
 SKIP_KEY = "-"
 
 
 class ConsoleChannel:
-    """Runs the bot service against a terminal; one local leader."""
+    """The terminal chat: one local leader, every typed line an event of the inbound pipeline
+    (so a new leader is onboarded once and a repeated event id is a no-op)."""
+
+    name = identity.CONSOLE
+    can_edit = False  # an old button or answer gets where the conversation is now instead
 
     def __init__(
         self,
@@ -31,27 +44,43 @@ class ConsoleChannel:
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
         files_dir: Path = Path("tillidsbot-files"),
+        inbound: Inbound | None = None,
+        new_event_id: Callable[[], str] | None = None,
     ) -> None:
-        """Bind the service to input and output streams; attachments go to files_dir."""
+        """Bind the pipeline to input and output streams; attachments go to files_dir."""
         self.service = service
+        self.inbound = inbound or Inbound(service, _console_settings(service), service.clock)
         self.files_dir = files_dir
         self.who = who
+        self.user_id = identity.raw_id(who.leader_id) or "local"
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self.keys: dict[str, str] = {}
         self.step: int | None = None  # the step of the question on screen, for typed answers
+        self.background: list[Background] = []
+        session, counter = uuid.uuid4().hex, itertools.count(1)
+        self.new_event_id = new_event_id or (lambda: f"{session}:{next(counter)}")
         self._unread = b""
         self._lock = asyncio.Lock()
 
     async def run(self, on_ready: Callable[[], Awaitable[None]] | None = None) -> int:
         """Read lines until /quit or end of input; on_ready runs once the chat is on screen."""
-        lang = (await self._leader_language())
-        self.write(self.service.ui("console_banner", lang))
-        await self.send(await self.service.resume(self.who))
-        if on_ready is not None:
-            await on_ready()
+        async with self.running():
+            if on_ready is not None:
+                await on_ready()
+            return await self.wait(asyncio.Event())
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ConsoleChannel]:
+        """Show the banner and where the conversation stands (a new leader: onboarding)."""
+        self.write(self.service.ui("console_banner", await self._leader_language()))
+        await self.send(await self._through(self._event("open")))
+        yield self
+
+    async def wait(self, stop: asyncio.Event) -> int:
+        """Read lines until /quit, the end of input or stop; 0."""
         loop = asyncio.get_running_loop()
-        while True:
+        while not stop.is_set():
             self.stdout.write("> ")
             self.stdout.flush()
             try:
@@ -67,6 +96,7 @@ class ConsoleChannel:
                 self.write(self.service.ui("goodbye", await self._leader_language()))
                 return 0
             await self.send(await self.handle(text))
+        return 0
 
     async def _readline(self, loop: asyncio.AbstractEventLoop) -> str:
         """The next typed line ('' at the end of input). A terminal is read in a daemon thread
@@ -100,26 +130,31 @@ class ConsoleChannel:
         return line.decode("utf-8", errors="replace") + "\n"
 
     async def handle(self, text: str) -> list[OutMessage]:
-        """Turn one typed line into a service call; after an old button or an answer meant for
-        an earlier question (another window moved on), show where the conversation is now."""
-        messages = await self._handle(text)
-        if any(m.key in ("stale_button", "moved_on") for m in messages):
-            messages = [*messages, *await self.service.current(self.who)]
-        return messages
+        """One typed line through the pipeline; the messages to show (not yet shown)."""
+        return await self._through(self.event(text))
 
-    async def _handle(self, text: str) -> list[OutMessage]:
-        """Map one typed line to the service call it stands for."""
+    def event(self, text: str) -> InEvent:
+        """What one typed line stands for: a numbered button, a command or text."""
         stripped = text.strip()
         if stripped in self.keys:
-            return await self.service.handle_input(self.who, ButtonInput(data=self.keys[stripped]))
+            return replace(self._event(), kind="button", data=self.keys[stripped])
         if stripped.startswith("/") and len(stripped) > 1:
             command, _, args = stripped[1:].partition(" ")
-            if command.lower() == "back":
-                return await self.service.handle_input(self.who, Back())
-            if command.lower() == "cancel":
-                return await self.service.handle_input(self.who, Cancel())
-            return await self.service.handle_command(self.who, command, args.strip())
-        return await self.service.handle_input(self.who, TextInput(text=text, step=self.step))
+            return replace(self._event(), kind="command", command=command.lower(),
+                           text=args.strip())
+        return replace(self._event(), kind="text", text=text, step=self.step)
+
+    def _event(self, kind: EventKind = "open") -> InEvent:
+        """A new event of the local leader, with a fresh event id."""
+        return InEvent(channel=identity.CONSOLE, event_id=self.new_event_id(),
+                       user_id=self.user_id, reference=self.who.chat_id, kind=kind,
+                       language=self.who.language_code)
+
+    async def _through(self, event: InEvent) -> list[OutMessage]:
+        """Hand one event to the pipeline and collect the reply it renders."""
+        collected = _Collected()
+        await self.inbound.handle(event, collected)
+        return collected.messages
 
     async def send(self, messages: list[OutMessage]) -> None:
         """Print messages; number the buttons of the last question."""
@@ -149,7 +184,7 @@ class ConsoleChannel:
             self.keys = {}
         return "\n".join(lines) + "\n"
 
-    async def deliver(self, chat_id: str, messages: list[OutMessage]) -> None:
+    async def deliver(self, reference: str, messages: list[OutMessage]) -> None:
         """Show messages the bot starts on its own (a nudge in a running terminal chat)."""
         await self.send(messages)
         # The leader was looking at an empty prompt: offer it again under the new messages.
@@ -162,8 +197,31 @@ class ConsoleChannel:
         self.stdout.flush()
 
     async def _leader_language(self) -> str:
-        """The local leader's current language."""
-        return await self.service.language_of(self.who)
+        """The local leader's current language (read only: a new leader is created by the
+        pipeline, which onboards them)."""
+        known = await self.service.known_language(self.who.leader_id)
+        return known or language_for(self.who.language_code, self.service.dialogues.languages)
+
+
+class _Collected:
+    """The pipeline's channel for one console event: keeps the reply for the caller to show."""
+
+    can_edit = False
+
+    def __init__(self) -> None:
+        """Nothing rendered yet."""
+        self.messages: list[OutMessage] = []
+
+    async def render(self, event: InEvent, reply: Reply) -> None:
+        """Keep the messages (a terminal has no toasts and edits nothing)."""
+        self.messages.extend(reply.messages)
+
+
+def _console_settings(service: BotService) -> Settings:
+    """Settings for a console made without the app's pipeline (tests): defaults."""
+    from bot.config import load_settings
+
+    return load_settings(env={}, database_path=service.store.path)
 
 
 def _resolve(future: asyncio.Future[str], line: str) -> None:

@@ -1,12 +1,12 @@
-"""Telegram through python-telegram-bot v22: a thin adapter around BotService.
+"""Telegram through python-telegram-bot v22: a thin adapter around the inbound pipeline.
 
-One update handler turns each Telegram update into a BotService call and draws the reply.
-Around it, PTB does the plumbing:
+A private chat's update becomes an `InEvent` (`TelegramChannel.event`) for bot/inbound.py,
+which admits, de-duplicates, steps and commits; `_PrivateChat.render` draws the `Reply` with
+the Bot API (toast, pressed message, new messages). Around it, PTB does the plumbing:
 - PerChatUpdateProcessor: one chat's updates strictly in order, different chats concurrently;
 - PacedRateLimiter: PTB's AIORateLimiter (global and group limits, 429 retry_after honoured)
-  plus ~1 message/s per private chat and retries of transient server errors;
-- telegram_updates in SQLite: a repeated update_id is processed once;
-- the Gate (bot/access.py): only admitted leaders; nothing is stored about anyone refused.
+  plus ~1 message/s per private chat and retries of transient server errors.
+Group updates and chat migrations are claimed in the same inbound_events table.
 
 Leader conversations happen only in private chats. Group commands are a registry
 (`register_group_command`, `register_group_buttons`) for features such as team check-ins.
@@ -24,7 +24,7 @@ import secrets
 import traceback
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -53,13 +53,13 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.access import Cooldown, Gate
-from bot.clock import Clock, iso
+from bot import identity
+from bot.clock import Clock
 from bot.config import Settings
-from bot.dialogue.state import Button, ButtonInput, OutMessage, TextInput
-from bot.service import BotService, Who, language_for
-from bot.store import repo
-from bot.store import telegram as tgrepo
+from bot.dialogue.state import Button, OutMessage
+from bot.inbound import Inbound, InEvent, Reply, Unreachable
+from bot.runtime import Background
+from bot.service import BotService, language_for
 
 log = logging.getLogger(__name__)
 
@@ -338,21 +338,24 @@ class PrivateFeature(Protocol):
 class TelegramChannel:
     """Runs BotService on Telegram; also the Outbox for messages the bot starts itself."""
 
-    def __init__(self, service: BotService, settings: Settings, clock: Clock) -> None:
-        """Bind the service to a bot token and the access rules."""
+    name = identity.TELEGRAM
+
+    def __init__(self, service: BotService, settings: Settings, clock: Clock,
+                 inbound: Inbound | None = None) -> None:
+        """Bind the service (through the process's inbound pipeline) to a bot token."""
         if not settings.telegram_bot_token:
             raise ValueError("TELEGRAM_BOT_TOKEN is needed to run on Telegram")
         self.service = service
         self.settings = settings
         self.clock = clock
-        self.gate = Gate(service.store, settings, clock, service.dialogues.languages)
-        self.refusals = Cooldown()
+        self.inbound = inbound or Inbound(service, settings, clock)
+        self.background: list[Background] = []  # team ticks (set by the app's wiring)
+        self.gate = self.inbound.gate(identity.TELEGRAM)
         self.group_commands: dict[str, tuple[GroupHandler, str | None]] = {}
         self.group_buttons: dict[str, GroupHandler] = {}
         self.private_features: list[PrivateFeature] = []
         self.migration_handlers: list[MigrationHandler] = []
         self._send_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._claims = 0
         self.processor = PerChatUpdateProcessor()
         self.app: TelegramApp = self._build()
 
@@ -409,7 +412,7 @@ class TelegramChannel:
         assert updater is not None
         async with app:
             await self.set_commands()
-            await self._prune()
+            await self.inbound.prune()
             if settings.webhook_url:
                 await updater.start_webhook(
                     listen=settings.webhook_listen,
@@ -462,6 +465,11 @@ class TelegramChannel:
         ordered = [n for n in LEADER_COMMANDS if n in described]
         return ordered + sorted(described - set(ordered))
 
+    async def wait(self, stop: asyncio.Event) -> int:
+        """Run until stop is set (SIGINT/SIGTERM or a test); 0."""
+        await stop.wait()
+        return 0
+
     # ---- the Outbox ----
 
     async def deliver(self, chat_id: str, messages: list[OutMessage]) -> None:
@@ -471,7 +479,7 @@ class TelegramChannel:
     # ---- updates ----
 
     async def _on_update(self, update: Update, context: Context) -> None:
-        """Every update: groups to the group handlers, private chats through the gate."""
+        """Every update: groups to the group handlers, private chats to the inbound pipeline."""
         if update.channel_post or update.edited_channel_post:
             return  # the bot has nothing to say in channels
         moved = _migration(update)
@@ -496,85 +504,37 @@ class TelegramChannel:
                     await feature.handle(update)
                     await self._finish(update)
                 return
-        who = Who(leader_id=f"tg:{user.id}", chat_id=str(user.id),
-                  language_code=user.language_code)
-        command = parse_command(update.message.text) if (
-            update.message and update.message.text) else None
-        code = command[2] if command and command[0] == "start" else None
-        admission = await self.gate.admit(who.leader_id, user.id, who.chat_id,
-                                          user.language_code, code)
-        if not admission.allowed:
-            await self._refuse(update, user.language_code, closed=admission.closed)
-            return
-        seen = await self._claim(update)
-        if seen == "done":
-            log.info("update %d was already handled; ignoring the repeat", update.update_id)
-            return
-        if seen == "processing":
-            # A crash interrupted this update: its input may or may not have been committed,
-            # so instead of applying it twice, show where the conversation now stands.
-            log.warning("update %d was interrupted earlier; resuming instead", update.update_id)
-            await self.send(user.id, await self.service.resume(who))
-        else:
-            await self._on_private(update, who, command, admission.new)
-        await self._finish(update)
+        await self.inbound.handle(self.event(update), _PrivateChat(self, update))
 
-    async def _on_private(self, update: Update, who: Who,
-                          command: tuple[str, str | None, str] | None, new: bool) -> None:
-        """A leader's update in their private chat."""
-        chat_id = int(who.chat_id)
-        if update.callback_query is not None:
-            await self._on_button(update.callback_query, who)
-            return
+    def event(self, update: Update) -> InEvent:
+        """A private chat's update as the pipeline's event."""
+        user = update.effective_user
+        assert user is not None
+        base = InEvent(channel=identity.TELEGRAM, event_id=self._event_id(update),
+                       user_id=str(user.id), reference=str(user.id), kind="other",
+                       language=user.language_code, label=str(update.update_id))
+        query = update.callback_query
+        if query is not None:
+            origin = query.message if isinstance(query.message, Message) else None
+            # A button from someone else's chat (a forged callback) or without data: no data.
+            trusted = query.data and (origin is None or origin.chat.id == user.id)
+            return replace(base, kind="button", data=(query.data or "") if trusted else "")
         if update.edited_message is not None:
-            await self._say(chat_id, who, "tg_edited")
-            return
+            return replace(base, kind="edit")
         message = update.message
         if message is None:
-            return
-        if command is not None:
-            name, _, args = command
-            if name == "start":
-                start = "onboarding" if new and self._has_onboarding() else "start"
-                out = await self.service.handle_command(who, start)
-            else:
-                out = await self.service.handle_command(who, name, args)
-            await self.send(chat_id, out)
-        elif message.text is not None:
-            if new and self._has_onboarding():
-                out = await self.service.handle_command(who, "onboarding")
-            else:
-                out = await self.service.handle_input(who, TextInput(text=message.text))
-            await self.send(chat_id, out)
-        elif message.effective_attachment is not None:
-            await self._say(chat_id, who, "tg_unsupported")
-
-    async def _on_button(self, query: CallbackQuery, who: Who) -> None:
-        """A pressed inline button: answer it, step the service, edit the pressed message."""
-        user_chat = int(who.chat_id)
-        origin = query.message if isinstance(query.message, Message) else None
-        if (origin is not None and origin.chat.id != user_chat) or not query.data:
-            # A button from someone else's chat (a forged callback) or without data.
-            await self._answer(query, await self._closed_text(who))
-            return
-        out = await self.service.handle_input(who, ButtonInput(data=query.data))
-        if len(out) == 1 and out[0].key == "stale_button":
-            await self._answer(query, await self._closed_text(who))
-            if origin is not None and origin.reply_markup is not None:
-                await self._edit_markup(origin, None)
-            return
-        await self._answer(query, None)
-        if origin is None or all(m.kind == "error" for m in out):
-            await self.send(user_chat, out)  # rejected: the question stays open as it was
-            return
-        replacement = next((m for m in out if m.replace), None)
-        if replacement is not None:
-            out = [m for m in out if m is not replacement]
-            if not await self._edit(origin, replacement):
-                out.insert(0, replacement)
-        else:
-            await self._mark_chosen(origin, query.data)
-        await self.send(user_chat, out)
+            return base
+        if message.text is not None:
+            command = parse_command(message.text)
+            if command is not None:
+                return replace(base, kind="command", command=command[0], text=command[2])
+            return replace(base, kind="text", text=message.text)
+        attachment = message.effective_attachment
+        if attachment is not None:
+            kind = type(attachment).__name__.lower() if not isinstance(attachment, tuple) \
+                else "photo"
+            return replace(base, kind="attachment", attachment=kind)
+        return base
 
     async def _on_group(self, update: Update, context: Context) -> None:
         """Groups: registered group features; leader commands get a link to a private chat."""
@@ -616,88 +576,36 @@ class TelegramChannel:
         await self.app.bot.send_message(message.chat.id, self.service.ui("tg_private_only", lang),
                                         reply_markup=markup)
 
-    async def _refuse(self, update: Update, language_code: str | None,
-                      closed: bool = False) -> None:
-        """A polite refusal in the person's language, to a message or a button only and at
-        most once a minute however many they send; nothing about them is stored (a leader whose
-        access was closed hears where their kept data can be had)."""
-        user = update.effective_user
-        assert user is not None
-        lang = language_for(language_code, self.service.dialogues.languages)
-        log.info("refused update %d from a person who is not an admitted leader",
-                 update.update_id)
-        if update.callback_query is not None:
-            await self._answer(update.callback_query, self.service.ui("tg_closed", lang))
-        elif update.message is None:
-            return  # an edit, starting or blocking the bot: nothing to answer
-        if self.refusals.ready(user.id, self.clock.now()):
-            key = "tg_access_closed" if closed else "tg_refused"
-            await self.app.bot.send_message(user.id, self.service.ui(key, lang))
-
     async def _on_error(self, update: object, context: Context) -> None:
-        """Log the update id and the error's type and place, tell the leader, keep their place."""
-        error = context.error
-        update_id = update.update_id if isinstance(update, Update) else None
-        # Only the type and the stack: an exception's message may quote what the leader wrote.
-        stack = "".join(traceback.format_tb(error.__traceback__)) if error else ""
-        log.error("update %s failed with %s\n%s", update_id, type(error).__name__, stack)
+        """A group or feature handler failed: log it; a private chat hears so and keeps its
+        place (the pipeline's failure path); the update is recorded as done."""
+        error = context.error or RuntimeError("unknown error")
         if not isinstance(update, Update):
+            stack = "".join(traceback.format_tb(error.__traceback__))
+            log.error("update %s failed with %s\n%s", None, type(error).__name__, stack)
             return
         chat, user = update.effective_chat, update.effective_user
-        if chat is None or user is None or chat.type != ChatType.PRIVATE:
-            await self._finish(update)
+        if chat is not None and user is not None and chat.type == ChatType.PRIVATE:
+            await self.inbound.failed(self.event(update), _PrivateChat(self, update), error,
+                                      claimed=True)
             return
-        if isinstance(error, Forbidden):
-            await self._finish(update)
-            return  # the leader blocked the bot: nothing can reach them
-        who = Who(leader_id=f"tg:{user.id}", chat_id=str(user.id),
-                  language_code=user.language_code)
-        try:
-            async with self.service.store.transaction() as tx:
-                leader = await repo.get_leader(tx, who.leader_id)
-            if leader is not None:
-                sorry = OutMessage(text=self.service.ui("tg_error", leader.language))
-                await self.send(user.id, [sorry, *await self.service.resume(who)])
-        except Exception as exc:  # reporting must never raise out of the error handler
-            log.error("could not tell the leader about the failed update %s: %s", update_id,
-                      type(exc).__name__)
-        finally:
-            await self._finish(update)
+        stack = "".join(traceback.format_tb(error.__traceback__))
+        log.error("update %s failed with %s\n%s", update.update_id, type(error).__name__, stack)
+        await self._finish(update)
 
     # ---- helpers ----
 
-    def _has_onboarding(self) -> bool:
-        """Whether a feature registered the first-contact conversation."""
-        return "onboarding" in self.service.command_handlers
+    def _event_id(self, update: Update) -> str:
+        """The update's id in inbound_events: update ids count per bot."""
+        return f"{self.app.bot.id}:{update.update_id}"
 
     async def _claim(self, update: Update) -> str | None:
-        """Record the update as in progress; its earlier status if it was seen before."""
-        async with self.service.store.transaction() as tx:
-            seen = await tgrepo.claim_update(tx, self.app.bot.id, update.update_id,
-                                             iso(self.clock.now()))
-        self._claims += 1
-        if self._claims % PRUNE_EVERY == 0:
-            await self._prune()
-        return seen
+        """Record a group or feature update as in progress; its earlier status if seen."""
+        return await self.inbound.claim(identity.TELEGRAM, self._event_id(update))
 
     async def _finish(self, update: Update) -> None:
         """Record that the update was handled and its replies sent."""
-        async with self.service.store.transaction() as tx:
-            await tgrepo.finish_update(tx, self.app.bot.id, update.update_id)
-
-    async def _prune(self) -> None:
-        """Forget update ids older than Telegram could redeliver."""
-        async with self.service.store.transaction() as tx:
-            await tgrepo.prune_updates(tx, iso(self.clock.now() - UPDATE_MEMORY))
-
-    async def _closed_text(self, who: Who) -> str:
-        """'This question is closed' in the leader's language."""
-        return self.service.ui("tg_closed", await self.service.language_of(who))
-
-    async def _say(self, chat_id: int, who: Who, key: str) -> None:
-        """A short reply from the interface wording, changing nothing."""
-        text = self.service.ui(key, await self.service.language_of(who))
-        await self.send(chat_id, [OutMessage(text=text)])
+        await self.inbound.finish(identity.TELEGRAM, self._event_id(update))
 
     async def _answer(self, query: CallbackQuery, text: str | None) -> None:
         """Answer a callback query (stops the button's spinner); old queries are ignored."""
@@ -779,6 +687,45 @@ class TelegramChannel:
                     final = sent == parts and index == len(pieces) - 1
                     await bot.send_message(chat_id, piece, reply_markup=markup if final else None,
                                            link_preview_options=no_preview)
+
+
+class _PrivateChat:
+    """Draws the pipeline's reply to one private-chat update (see bot.inbound.Reply)."""
+
+    can_edit = True
+
+    def __init__(self, channel: TelegramChannel, update: Update) -> None:
+        """The update being answered: its callback query and pressed message, if any."""
+        self.channel = channel
+        self.query = update.callback_query
+        message = self.query.message if self.query is not None else None
+        self.origin = message if isinstance(message, Message) else None
+
+    async def render(self, event: InEvent, reply: Reply) -> None:
+        """The toast, then the pressed prompt, then the messages; a blocked bot is Unreachable."""
+        try:
+            await self._render(event, reply)
+        except Forbidden as exc:
+            raise Unreachable(type(exc).__name__) from exc
+
+    async def _render(self, event: InEvent, reply: Reply) -> None:
+        """Apply the hints in the documented order."""
+        channel, origin, out = self.channel, self.origin, list(reply.messages)
+        if self.query is not None and reply.toast is not None:
+            await channel._answer(self.query, reply.toast or None)
+        if origin is not None and self.query is not None:
+            if reply.pressed == "clear_buttons" and origin.reply_markup is not None:
+                await channel._edit_markup(origin, None)
+            elif reply.pressed == "mark_chosen":
+                await channel._mark_chosen(origin, self.query.data or "")
+            elif reply.pressed == "replace":
+                replacement = next((m for m in out if m.replace), None)
+                if replacement is not None:
+                    out = [m for m in out if m is not replacement]
+                    if not await channel._edit(origin, replacement):
+                        out.insert(0, replacement)
+        if out:
+            await channel.send(int(event.reference), out)
 
 
 def _anonymous_admin(update: Update) -> bool:

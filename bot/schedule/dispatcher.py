@@ -27,7 +27,7 @@ import aiosqlite
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.channels.base import Outbox
+from bot.channels.base import Outbox, Routes
 from bot.clock import Timer, as_timer, iso, parse_iso
 from bot.dialogue.state import DialogueState, OutMessage
 from bot.schedule import plan
@@ -83,17 +83,21 @@ class StartupReport:
 class Dispatcher:
     """Turns due rows into conversations and messages, exactly as the table says."""
 
-    def __init__(self, service: BotService, outbox: Outbox,
+    def __init__(self, service: BotService, outbox: Outbox | Routes,
                  config: ScheduleConfig | None = None, leader_prefix: str | None = None,
                  timer: Timer | None = None) -> None:
-        """Bind to the bot service (its store and clock) and a channel's outbox.
+        """Bind to the bot service (its store and clock) and the channels' outboxes.
 
-        leader_prefix limits delivery to one channel's leaders ('tg:', 'console:').
+        With Routes, each leader's rows go out through their own channel and only the running
+        channels' leaders are served; a single Outbox serves the leaders whose id starts with
+        leader_prefix ('tg:', 'console:'), or everyone.
         """
         self.service = service
         self.store = service.store
         self.config = config or ScheduleConfig()
-        self.leader_prefix = leader_prefix
+        self.leader_prefixes: list[str] | None = (
+            outbox.prefixes() if isinstance(outbox, Routes)
+            else [leader_prefix] if leader_prefix else None)
         self.timer = timer or as_timer(service.clock)
         self.pacer = Pacer(self.timer, outbox, self.prepare, self.finish, rate=self.config.rate,
                            chat_interval=self.config.chat_interval)
@@ -124,7 +128,7 @@ class Dispatcher:
             return 0
         async with self.store.transaction() as tx:
             due = await schedules.due(tx, iso(now), room + len(self.pacer.queued),
-                                      self.leader_prefix)
+                                      self.leader_prefixes)
         queued = sum(self.pacer.submit(d.id, d.chat_id, d.due_at) for d in due)
         return queued
 
@@ -271,7 +275,7 @@ class Dispatcher:
         messages = await self.service.start_in(tx, leader, row.conversation,
                                                dict(row.payload.get("context") or {}), row.thread)
         await schedules.set_status(tx, row.id, "sending", self.service.now(), expect="pending")
-        return Prepared(leader.chat_id or "", messages)
+        return Prepared(leader.chat_id or "", messages, leader.leader_id)
 
     async def _nudge(self, tx: aiosqlite.Connection, row: Row, leader: repo.Leader,
                      reminder_hours: int) -> Prepared | None:
@@ -298,7 +302,7 @@ class Dispatcher:
                                   self.config.reminder_hours)
         header = OutMessage(text=self.service.ui("sched_nudge_header", leader.language),
                             buttons=snooze_buttons(self.service, row.id, leader.language))
-        return Prepared(leader.chat_id or "", [header, *started])
+        return Prepared(leader.chat_id or "", [header, *started], leader.leader_id)
 
     async def _reminder(self, tx: aiosqlite.Connection, row: Row, leader: repo.Leader,
                         state: DialogueState | None) -> Prepared | None:
@@ -312,7 +316,7 @@ class Dispatcher:
                             buttons=snooze_buttons(self.service, delivery, lang))
         prompt = self.service.engine.prompt(state, lang, self.service.today(leader))
         await schedules.set_status(tx, row.id, "sending", self.service.now(), expect="pending")
-        return Prepared(leader.chat_id or "", [header, *prompt])
+        return Prepared(leader.chat_id or "", [header, *prompt], leader.leader_id)
 
     async def finish(self, row_id: int, error: BaseException | None) -> None:
         """Record 'sent' after the channel accepted the messages, or 'failed' (never retried)."""
@@ -346,9 +350,12 @@ async def dispatch_tick(dispatcher: Dispatcher) -> None:
 class ScheduleRunner:
     """Starts and stops the dispatcher, its pacer and the one APScheduler job, for any channel."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        """Wrap a dispatcher."""
+    def __init__(self, dispatcher: Dispatcher,
+                 scheduler: AsyncIOScheduler | None = None) -> None:
+        """Wrap a dispatcher; its job goes on the given scheduler (the core's one), else on a
+        scheduler of its own."""
         self.dispatcher = dispatcher
+        self.shared = scheduler
         self.scheduler: AsyncIOScheduler | None = None
         self._pacer_task: asyncio.Task[None] | None = None
         self.report: StartupReport | None = None
@@ -360,20 +367,24 @@ class ScheduleRunner:
                                                name="tillidsbot-schedule-pacer")
         await self.dispatcher.tick()
         tick = self.dispatcher.config.tick_seconds
-        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler = self.shared or AsyncIOScheduler(timezone=UTC)
         self.scheduler.add_job(
             dispatch_tick, trigger=IntervalTrigger(seconds=tick), args=[self.dispatcher],
             id=DISPATCH_JOB_ID, name="queue due scheduled messages", replace_existing=True,
             # A late tick is still useful (it only reads the table), and missed ticks are one.
             misfire_grace_time=max(1, int(tick * 10)), coalesce=True, max_instances=1,
         )
-        self.scheduler.start()
+        if not self.scheduler.running:
+            self.scheduler.start()
         return self.report
 
     async def stop(self) -> None:
         """Stop ticking, let sends under way finish (rows not begun stay pending in SQLite)."""
         if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            if self.shared is None:
+                self.scheduler.shutdown(wait=False)
+            elif self.scheduler.get_job(DISPATCH_JOB_ID) is not None:
+                self.scheduler.remove_job(DISPATCH_JOB_ID)
         self.dispatcher.pacer.stop()
         if self._pacer_task is not None:
             try:
@@ -386,8 +397,9 @@ class ScheduleRunner:
                     await self._pacer_task
 
 
-def make_runner(service: BotService, outbox: Outbox, settings: Settings,
-                leader_prefix: str | None) -> ScheduleRunner:
-    """The runner a channel starts next to its event handling."""
+def make_runner(service: BotService, outbox: Outbox | Routes, settings: Settings,
+                leader_prefix: str | None = None,
+                scheduler: AsyncIOScheduler | None = None) -> ScheduleRunner:
+    """The runner the process starts next to its channels (on the core's scheduler)."""
     return ScheduleRunner(Dispatcher(service, outbox, ScheduleConfig.from_settings(settings),
-                                     leader_prefix))
+                                     leader_prefix), scheduler)

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.channels.base import Outbox
+from bot.channels.base import Outbox, Routes
 from bot.clock import Timer
 from bot.dialogue.state import OutMessage
 
@@ -31,8 +31,9 @@ WINDOW = timedelta(seconds=1)
 class Prepared:
     """What one due row turned into: the messages for one chat."""
 
-    chat_id: str
+    chat_id: str  # the leader's stored conversation reference (paced per reference)
     messages: list[OutMessage]
+    leader_id: str = ""  # whose: picks the channel when several run (see Routes)
 
 
 Prepare = Callable[[int], Awaitable[Prepared | None]]
@@ -47,6 +48,7 @@ class _Item:
     chat: str = field(compare=False)
     messages: list[OutMessage] | None = field(default=None, compare=False)
     target: str = field(default="", compare=False)
+    leader: str = field(default="", compare=False)
 
     @property
     def row_id(self) -> int:
@@ -57,7 +59,7 @@ class _Item:
 class Pacer:
     """Global cap per one-second window, one message per chat per interval, oldest due first."""
 
-    def __init__(self, timer: Timer, outbox: Outbox, prepare: Prepare, finish: Finish,
+    def __init__(self, timer: Timer, outbox: Outbox | Routes, prepare: Prepare, finish: Finish,
                  rate: int = 25, chat_interval: float = 1.0, max_inflight: int = 100) -> None:
         """Configure the limits; `prepare` and `finish` are the dispatcher's transactions."""
         if rate < 1:
@@ -173,6 +175,7 @@ class Pacer:
             return False
         item.messages = list(prepared.messages)
         item.target = prepared.chat_id
+        item.leader = prepared.leader_id
         return True
 
     async def _send_slot(self) -> None:
@@ -200,7 +203,7 @@ class Pacer:
         """Deliver one message; after the last one (or a failure) record the outcome."""
         error: BaseException | None = None
         try:
-            await self.outbox.deliver(item.target, [message])
+            await self._outbox_for(item).deliver(item.target, [message])
         except Exception as exc:  # the outbox raises on failure; the row records it
             error = exc
         if error is not None or not item.messages:
@@ -216,6 +219,15 @@ class Pacer:
         if task is not None:
             self._inflight.discard(task)
         self._changed.set()
+
+    def _outbox_for(self, item: _Item) -> Outbox:
+        """The channel that sends this row: the leader's, when several run."""
+        if not isinstance(self.outbox, Routes):
+            return self.outbox
+        outbox = self.outbox.for_leader(item.leader)
+        if outbox is None:
+            raise LookupError("the leader's channel is not running in this process")
+        return outbox
 
     def _done(self, item: _Item) -> None:
         """Forget a finished row and let other rows for the same chat go ahead."""

@@ -18,6 +18,10 @@ from bot.store import crypto
 log = logging.getLogger(__name__)
 
 
+# The first line of a migration that must run with foreign key enforcement off.
+FOREIGN_KEYS_OFF = "-- foreign_keys: off"
+
+
 class StoreError(Exception):
     """The database file cannot be opened or migrated (a clear message for the operator)."""
 
@@ -56,6 +60,7 @@ class Store:
         crypto.attach(conn, self.keys)
         self._lock = asyncio.Lock()
         self._scrub = False
+        self._reader: aiosqlite.Connection | None = None
 
     @classmethod
     async def open(cls, path: Path | str, master_key: str | None = None,
@@ -91,24 +96,44 @@ class Store:
         for number, sql in migrations():
             if number <= current:
                 continue
-            await self.conn.execute("BEGIN IMMEDIATE")
+            # A migration that rebuilds a table others reference says so on its first line:
+            # dropping the old table with foreign keys on would cascade into its children.
+            # The pragma is a no-op inside a transaction, so it is switched around it.
+            keys_off = sql.startswith(FOREIGN_KEYS_OFF)
+            if keys_off:
+                await self.conn.execute("PRAGMA foreign_keys=OFF")
             try:
-                # Read again under the write lock: another process (a second terminal chat
-                # started at the same moment) may have applied it since.
-                current = await self._user_version()
-                if number <= current:
-                    await self.conn.execute("COMMIT")
-                    continue
-                log.info("applying database migration %04d", number)
-                for statement in _statements(sql):
-                    await self.conn.execute(statement)
-                await self.conn.execute(f"PRAGMA user_version = {number}")
-                await self.conn.execute("COMMIT")
-            except Exception:
-                await self.conn.execute("ROLLBACK")
-                raise
-            current = number
+                current = await self._apply(number, sql, keys_off)
+            finally:
+                if keys_off:
+                    await self.conn.execute("PRAGMA foreign_keys=ON")
         return current
+
+    async def _apply(self, number: int, sql: str, check_keys: bool) -> int:
+        """Apply one migration in its own write transaction; return the version reached."""
+        await self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Read again under the write lock: another process (a second terminal chat
+            # started at the same moment) may have applied it since.
+            current = await self._user_version()
+            if number <= current:
+                await self.conn.execute("COMMIT")
+                return current
+            log.info("applying database migration %04d", number)
+            for statement in _statements(sql):
+                await self.conn.execute(statement)
+            if check_keys:
+                async with self.conn.execute("PRAGMA foreign_key_check") as cur:
+                    broken = list(await cur.fetchall())
+                if broken:
+                    raise StoreError(f"migration {number:04d} left {len(broken)} rows "
+                                     "pointing at nothing; nothing was changed")
+            await self.conn.execute(f"PRAGMA user_version = {number}")
+            await self.conn.execute("COMMIT")
+        except Exception:
+            await self.conn.execute("ROLLBACK")
+            raise
+        return number
 
     async def _open_keys(self, master_key: str | None, key_store: Path | None) -> None:
         """Load the key store, check it belongs here, and seal text from older versions."""
@@ -146,6 +171,27 @@ class Store:
                 self._scrub = False
                 await self._checkpoint_and_truncate()
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A connection for reads that need no write lock: a second, read-only connection on
+        the same file, so it sees only committed rows and never waits for a writer (WAL). An
+        in-memory database has no second connection: it reads under the write lock."""
+        if str(self.path) == ":memory:":
+            async with self.transaction() as tx:
+                yield tx
+            return
+        if self._reader is None:
+            reader = await aiosqlite.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                             isolation_level=None)
+            reader.row_factory = aiosqlite.Row
+            crypto.attach(reader, self.keys)  # sealed cells open on either connection
+            await reader.execute("PRAGMA busy_timeout=5000")
+            if self._reader is None:
+                self._reader = reader
+            else:  # another coroutine opened one meanwhile
+                await reader.close()
+        yield self._reader
+
     def scrub_after_commit(self) -> None:
         """After the open transaction commits, empty the write-ahead log: erased rows' old page
         images would otherwise stay in the -wal file until SQLite happens to overwrite them."""
@@ -161,7 +207,10 @@ class Store:
             log.info("write-ahead log still in use; it is truncated at the next checkpoint")
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            await reader.close()
         await self.conn.close()
 
 

@@ -5,8 +5,12 @@ leader's right to access and erasure must cover those too. A row is "about a lea
 
 * a leader column (named ``leader_id`` or ``*_leader``/``leader_*``, or a foreign key to
   ``leaders``) holds the leader's id,
-* a chat column (any name containing ``chat``, e.g. ``chat_id`` or ``leader_chat``) holds the
-  leader's private chat id (on Telegram that is their user id),
+* a contact column (a name containing ``chat`` or ``reference``, ending in ``_ref``, or a
+  ``user_id``/``*_user``/``*_user_id``, e.g. ``chat_id``, ``leader_chat``) holds one of the
+  leader's contact ids: the conversation reference their channel stored on the leader row
+  (``leaders.chat_id``) or the platform's own id inside their leader id (bot/identity.py).
+  The two are the same on Telegram (a private chat's id is the user's id) but not on other
+  channels (a Teams reference is JSON), so both are looked for,
 * a thread column (``thread``, ``*_thread``, ``thread_id``, or a foreign key to ``threads``)
   holds one of the leader's threads, or
 * a foreign key points at a row that is about the leader (followed to any depth).
@@ -21,6 +25,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot import identity
 from bot.clock import iso
 from bot.store import crypto
 
@@ -58,10 +63,11 @@ class TableInfo:
         return found
 
     def chat_columns(self) -> list[str]:
-        """Columns that hold a chat id (compared with the leader's private chat)."""
+        """Columns that hold a chat id, a user id or a conversation reference (compared with
+        the leader's contact ids, see Subject)."""
         if self.name == LEADERS:
             return []
-        return [c for c in self.columns if "chat" in c.lower()]
+        return [c for c in self.columns if is_contact_column(c)]
 
     def thread_columns(self) -> list[str]:
         """Columns that hold a conversation thread id."""
@@ -74,10 +80,18 @@ class TableInfo:
         return found
 
 
+def is_contact_column(name: str) -> bool:
+    """Whether a column name says it holds a chat id, a platform user id or a conversation
+    reference (any channel's)."""
+    low = name.lower()
+    return ("chat" in low or "reference" in low or low.endswith("_ref") or low == "user_id"
+            or low.endswith(("_user", "_user_id")))
+
+
 def _is_leader_column(name: str) -> bool:
     """Whether a column name says it holds a leader id."""
     low = name.lower()
-    if "chat" in low:
+    if is_contact_column(name):
         return False  # e.g. leader_chat holds a chat id, not a leader id
     return low == "leader_id" or low.endswith("_leader") or low.endswith("_leader_id") \
         or low.startswith("leader_")
@@ -135,11 +149,16 @@ async def tables(conn: aiosqlite.Connection) -> dict[str, TableInfo]:
 
 @dataclass(frozen=True)
 class Subject:
-    """Whose rows to find: the leader id, their private chat and their threads."""
+    """Whose rows to find: the leader id, their contact ids and their threads."""
 
     leader_id: str
-    chat_id: str | None
+    contacts: tuple[str, ...]  # their stored conversation reference and their platform id
     threads: tuple[str, ...]
+
+    @property
+    def chat_id(self) -> str | None:
+        """The first contact id (the stored reference, else the platform id)."""
+        return self.contacts[0] if self.contacts else None
 
 
 async def subject(conn: aiosqlite.Connection, leader_id: str) -> Subject:
@@ -147,11 +166,16 @@ async def subject(conn: aiosqlite.Connection, leader_id: str) -> Subject:
     async with conn.execute("SELECT chat_id FROM leaders WHERE leader_id = ?",
                             (leader_id,)) as cur:
         row = await cur.fetchone()
-    chat_id = None if row is None or row[0] is None else str(row[0])
+    contacts: list[str] = []
+    if row is not None and row[0] is not None and str(row[0]):
+        contacts.append(str(row[0]))
+    raw = identity.raw_id(leader_id)
+    if raw and raw not in contacts:
+        contacts.append(raw)
     async with conn.execute("SELECT thread FROM threads WHERE leader_id = ?",
                             (leader_id,)) as cur:
         threads = tuple(str(r[0]) for r in await cur.fetchall())
-    return Subject(leader_id, chat_id, threads)
+    return Subject(leader_id, tuple(contacts), threads)
 
 
 def _predicate(info: TableInfo, who: Subject, schema: dict[str, TableInfo],
@@ -162,10 +186,10 @@ def _predicate(info: TableInfo, who: Subject, schema: dict[str, TableInfo],
     for col in info.leader_columns():
         parts.append(f"{_q(col)} = ?")
         params.append(who.leader_id)
-    if who.chat_id:
+    for contact in who.contacts:
         for col in info.chat_columns():
             parts.append(f"CAST({_q(col)} AS TEXT) = ?")
-            params.append(who.chat_id)
+            params.append(contact)
     if who.threads:
         # A subquery, not a list of ids: a long history must not hit SQLite's parameter limit.
         for col in info.thread_columns():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -139,15 +140,19 @@ async def set_payload(conn: aiosqlite.Connection, row_id: int, payload: dict[str
 
 
 async def due(conn: aiosqlite.Connection, now: str, limit: int,
-              leader_prefix: str | None = None) -> list[Due]:
-    """Pending rows due by `now`, oldest due first (served by the (status, due_at) index)."""
+              leader_prefix: str | Sequence[str] | None = None) -> list[Due]:
+    """Pending rows due by `now`, oldest due first (served by the (status, due_at) index);
+    with leader_prefix, only leaders whose id starts with it (or with one of them)."""
     sql = ("SELECT s.id, s.leader_id, COALESCE(l.chat_id, ''), s.due_at FROM schedules s "
            "JOIN leaders l ON l.leader_id = s.leader_id "
            "WHERE s.status = 'pending' AND s.due_at <= ?")
     params: list[Any] = [now]
-    if leader_prefix:
-        sql += " AND s.leader_id >= ? AND s.leader_id < ?"
-        params += [leader_prefix, leader_prefix + "\uffff"]
+    prefixes = [leader_prefix] if isinstance(leader_prefix, str) else list(leader_prefix or [])
+    if prefixes:
+        sql += " AND (" + " OR ".join(["(s.leader_id >= ? AND s.leader_id < ?)"] * len(
+            prefixes)) + ")"
+        for prefix in prefixes:
+            params += [prefix, prefix + "\uffff"]
     sql += " ORDER BY s.due_at, s.id LIMIT ?"
     params.append(limit)
     async with conn.execute(sql, params) as cur:

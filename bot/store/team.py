@@ -17,8 +17,9 @@ from bot.team.core import Answer, Example
 
 @dataclass
 class Group:
-    """A group chat's check-in settings."""
+    """A group chat's check-in settings; a group is (channel, chat_id)."""
 
+    channel: str
     chat_id: str
     language: str
     cadence: str
@@ -36,6 +37,7 @@ class Pulse:
     """One pulse in a group."""
 
     id: int
+    channel: str
     chat_id: str
     seq: int
     status: str
@@ -53,6 +55,7 @@ class Round:
     """One red/green governance round."""
 
     id: int
+    channel: str
     chat_id: str
     token: str
     status: str
@@ -73,10 +76,10 @@ class Round:
 
 _SETTINGS = ("language, cadence, weekday, at_time, timezone, status, min_respondents, "
              "open_hours, next_pulse_at")
-_GROUP = f"chat_id, {_SETTINGS}"
-_PULSE = ("id, chat_id, seq, status, language, opened_at, closes_at, closed_at, message_id, "
-          "shown_count, result")
-_ROUND = ("r.id, r.chat_id, r.token, r.status, r.language, l.leader_chat, r.opened_at, "
+_GROUP = f"channel, chat_id, {_SETTINGS}"
+_PULSE = ("id, channel, chat_id, seq, status, language, opened_at, closes_at, closed_at, "
+          "message_id, shown_count, result")
+_ROUND = ("r.id, r.channel, r.chat_id, r.token, r.status, r.language, l.leader_chat, r.opened_at, "
           "r.collect_until, r.vote_hours, r.vote_until, r.closed_at, r.message_id, "
           "r.vote_message_id, r.shown_count, r.items, r.result, r.notified")
 _ROUNDS = "team_gov_rounds r LEFT JOIN team_gov_leaders l ON l.round_id = r.id"
@@ -90,38 +93,39 @@ def _group(row: Any) -> Group:
 def _pulse(row: Any) -> Pulse:
     """A row as a Pulse."""
     values = list(row)
-    values[10] = json.loads(values[10]) if values[10] else None
+    values[11] = json.loads(values[11]) if values[11] else None
     return Pulse(*values)
 
 
 def _round(conn: aiosqlite.Connection, row: Any) -> Round:
     """A row as a Round (its merged examples opened)."""
     values = list(row)
-    items = crypto.open_cell(conn, "team_gov_rounds", "items", {"id": values[0]}, values[14])
-    values[14] = json.loads(items) if items else None
-    values[15] = json.loads(values[15]) if values[15] else None
-    values[16] = bool(values[16])
+    items = crypto.open_cell(conn, "team_gov_rounds", "items", {"id": values[0]}, values[15])
+    values[15] = json.loads(items) if items else None
+    values[16] = json.loads(values[16]) if values[16] else None
+    values[17] = bool(values[17])
     return Round(*values)
 
 
 # ---- groups -----------------------------------------------------------------------------------
 
 
-async def get_group(conn: aiosqlite.Connection, chat_id: str) -> Group | None:
+async def get_group(conn: aiosqlite.Connection, channel: str, chat_id: str) -> Group | None:
     """A group's settings, if it was ever set up."""
-    async with conn.execute(f"SELECT {_GROUP} FROM team_groups WHERE chat_id = ?",
-                            (chat_id,)) as cur:
+    async with conn.execute(f"SELECT {_GROUP} FROM team_groups WHERE channel = ? AND chat_id = ?",
+                            (channel, chat_id)) as cur:
         row = await cur.fetchone()
     return None if row is None else _group(row)
 
 
-async def ensure_group(conn: aiosqlite.Connection, chat_id: str, language: str,
+async def ensure_group(conn: aiosqlite.Connection, channel: str, chat_id: str, language: str,
                        now: str) -> Group:
     """The group's row, created with defaults (switched off) on first use."""
     await conn.execute(
-        "INSERT INTO team_groups (chat_id, language, created_at, updated_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT(chat_id) DO NOTHING", (chat_id, language, now, now))
-    group = await get_group(conn, chat_id)
+        "INSERT INTO team_groups (channel, chat_id, language, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(channel, chat_id) DO NOTHING",
+        (channel, chat_id, language, now, now))
+    group = await get_group(conn, channel, chat_id)
     assert group is not None
     return group
 
@@ -131,26 +135,27 @@ async def save_group(conn: aiosqlite.Connection, group: Group, now: str) -> None
     await conn.execute(
         "UPDATE team_groups SET language = ?, cadence = ?, weekday = ?, at_time = ?, "
         "timezone = ?, status = ?, min_respondents = ?, open_hours = ?, next_pulse_at = ?, "
-        "updated_at = ? WHERE chat_id = ?",
+        "updated_at = ? WHERE channel = ? AND chat_id = ?",
         (group.language, group.cadence, group.weekday, group.at_time, group.timezone,
          group.status, group.min_respondents, group.open_hours, group.next_pulse_at, now,
-         group.chat_id))
+         group.channel, group.chat_id))
 
 
-async def retire_group(conn: aiosqlite.Connection, chat_id: str, now: str) -> None:
+async def retire_group(conn: aiosqlite.Connection, channel: str, chat_id: str,
+                       now: str) -> None:
     """Switch a group off and close its open pulse and round, keeping no individual inputs."""
     await conn.execute("UPDATE team_groups SET status = 'off', next_pulse_at = NULL, "
-                       "updated_at = ? WHERE chat_id = ?", (now, chat_id))
-    async with conn.execute("SELECT id FROM team_pulses WHERE chat_id = ? AND status != 'closed'",
-                            (chat_id,)) as cur:
+                       "updated_at = ? WHERE channel = ? AND chat_id = ?", (now, channel, chat_id))
+    async with conn.execute("SELECT id FROM team_pulses WHERE channel = ? AND chat_id = ? "
+                            "AND status != 'closed'", (channel, chat_id)) as cur:
         pulses = [int(r[0]) for r in await cur.fetchall()]
     for pulse_id in pulses:
         await conn.execute("UPDATE team_pulses SET status = 'closed', closed_at = ? WHERE id = ?",
                            (now, pulse_id))
         await forget_pulse_answers(conn, pulse_id)
     async with conn.execute(
-            "SELECT id FROM team_gov_rounds WHERE chat_id = ? AND status != 'closed'",
-            (chat_id,)) as cur:
+            "SELECT id FROM team_gov_rounds WHERE channel = ? AND chat_id = ? "
+            "AND status != 'closed'", (channel, chat_id)) as cur:
         rounds = [int(r[0]) for r in await cur.fetchall()]
     for round_id in rounds:
         await conn.execute("UPDATE team_gov_rounds SET status = 'closed', closed_at = ? "
@@ -159,27 +164,27 @@ async def retire_group(conn: aiosqlite.Connection, chat_id: str, now: str) -> No
         await leader_told(conn, round_id)  # nobody will be told about a round cut short
 
 
-async def due_groups(conn: aiosqlite.Connection, now: str) -> list[Group]:
-    """Active groups whose next pulse time has come."""
+async def due_groups(conn: aiosqlite.Connection, channel: str, now: str) -> list[Group]:
+    """One channel's active groups whose next pulse time has come."""
     async with conn.execute(
         f"SELECT {_GROUP} FROM team_groups WHERE status = 'active' AND next_pulse_at IS NOT NULL "
-        "AND next_pulse_at <= ? ORDER BY next_pulse_at", (now,)) as cur:
+        "AND next_pulse_at <= ? AND channel = ? ORDER BY next_pulse_at", (now, channel)) as cur:
         return [_group(r) for r in await cur.fetchall()]
 
 
 # ---- pulses -----------------------------------------------------------------------------------
 
 
-async def create_pulse(conn: aiosqlite.Connection, chat_id: str, language: str, now: str,
-                       closes_at: str) -> Pulse:
+async def create_pulse(conn: aiosqlite.Connection, channel: str, chat_id: str, language: str,
+                       now: str, closes_at: str) -> Pulse:
     """A new pulse, numbered after the group's last, waiting for its message to be posted."""
-    async with conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM team_pulses WHERE chat_id = ?",
-                            (chat_id,)) as cur:
+    async with conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM team_pulses "
+                            "WHERE channel = ? AND chat_id = ?", (channel, chat_id)) as cur:
         row = await cur.fetchone()
     seq = int(row[0]) if row else 1
     cur2 = await conn.execute(
-        "INSERT INTO team_pulses (chat_id, seq, status, language, opened_at, closes_at) "
-        "VALUES (?, ?, 'opening', ?, ?, ?)", (chat_id, seq, language, now, closes_at))
+        "INSERT INTO team_pulses (channel, chat_id, seq, status, language, opened_at, closes_at) "
+        "VALUES (?, ?, ?, 'opening', ?, ?, ?)", (channel, chat_id, seq, language, now, closes_at))
     pulse = await get_pulse(conn, int(cur2.lastrowid or 0))
     assert pulse is not None
     return pulse
@@ -192,20 +197,21 @@ async def get_pulse(conn: aiosqlite.Connection, pulse_id: int) -> Pulse | None:
     return None if row is None else _pulse(row)
 
 
-async def live_pulse(conn: aiosqlite.Connection, chat_id: str) -> Pulse | None:
+async def live_pulse(conn: aiosqlite.Connection, channel: str, chat_id: str) -> Pulse | None:
     """The group's pulse that is not yet closed, if any."""
     async with conn.execute(
-        f"SELECT {_PULSE} FROM team_pulses WHERE chat_id = ? AND status != 'closed' "
-        "ORDER BY id DESC LIMIT 1", (chat_id,)) as cur:
+        f"SELECT {_PULSE} FROM team_pulses WHERE channel = ? AND chat_id = ? "
+        "AND status != 'closed' ORDER BY id DESC LIMIT 1", (channel, chat_id)) as cur:
         row = await cur.fetchone()
     return None if row is None else _pulse(row)
 
 
-async def pulses_in(conn: aiosqlite.Connection, status: str, before: str | None = None
-                    ) -> list[Pulse]:
-    """Pulses in one state (optionally only those closing by an instant), oldest first."""
-    sql = f"SELECT {_PULSE} FROM team_pulses WHERE status = ?"
-    params: list[Any] = [status]
+async def pulses_in(conn: aiosqlite.Connection, channel: str, status: str,
+                    before: str | None = None) -> list[Pulse]:
+    """One channel's pulses in one state (optionally only those closing by an instant), oldest
+    first."""
+    sql = f"SELECT {_PULSE} FROM team_pulses WHERE channel = ? AND status = ?"
+    params: list[Any] = [channel, status]
     if before is not None:
         sql += " AND closes_at <= ?"
         params.append(before)
@@ -213,12 +219,12 @@ async def pulses_in(conn: aiosqlite.Connection, status: str, before: str | None 
         return [_pulse(r) for r in await cur.fetchall()]
 
 
-async def closed_pulses(conn: aiosqlite.Connection, chat_id: str, limit: int = 12
-                        ) -> list[Pulse]:
+async def closed_pulses(conn: aiosqlite.Connection, channel: str, chat_id: str,
+                        limit: int = 12) -> list[Pulse]:
     """The group's latest closed pulses, oldest first."""
     async with conn.execute(
-        f"SELECT {_PULSE} FROM team_pulses WHERE chat_id = ? AND status = 'closed' "
-        "ORDER BY seq DESC LIMIT ?", (chat_id, limit)) as cur:
+        f"SELECT {_PULSE} FROM team_pulses WHERE channel = ? AND chat_id = ? "
+        "AND status = 'closed' ORDER BY seq DESC LIMIT ?", (channel, chat_id, limit)) as cur:
         rows = [_pulse(r) for r in await cur.fetchall()]
     return rows[::-1]
 
@@ -261,15 +267,15 @@ async def respondents(conn: aiosqlite.Connection, pulse_id: int) -> int:
 # ---- governance rounds ------------------------------------------------------------------------
 
 
-async def create_round(conn: aiosqlite.Connection, chat_id: str, token: str, language: str,
-                       leader_chat: str | None, now: str, collect_until: str,
+async def create_round(conn: aiosqlite.Connection, channel: str, chat_id: str, token: str,
+                       language: str, leader_chat: str | None, now: str, collect_until: str,
                        vote_hours: int) -> Round:
     """Open a governance round for collecting examples (leader_chat None: nobody is to be
     told the result privately)."""
     cur = await conn.execute(
-        "INSERT INTO team_gov_rounds (chat_id, token, status, language, opened_at, "
-        "collect_until, vote_hours) VALUES (?, ?, 'collecting', ?, ?, ?, ?)",
-        (chat_id, token, language, now, collect_until, vote_hours))
+        "INSERT INTO team_gov_rounds (channel, chat_id, token, status, language, opened_at, "
+        "collect_until, vote_hours) VALUES (?, ?, ?, 'collecting', ?, ?, ?, ?)",
+        (channel, chat_id, token, language, now, collect_until, vote_hours))
     round_id = int(cur.lastrowid or 0)
     if leader_chat is not None:
         await conn.execute("INSERT INTO team_gov_leaders (round_id, leader_chat) VALUES (?, ?)",
@@ -287,29 +293,30 @@ async def get_round(conn: aiosqlite.Connection, round_id: int) -> Round | None:
     return None if row is None else _round(conn, row)
 
 
-async def round_by_token(conn: aiosqlite.Connection, token: str) -> Round | None:
-    """A round by the token in its deep link."""
-    async with conn.execute(f"SELECT {_ROUND} FROM {_ROUNDS} WHERE r.token = ?",
-                            (token,)) as cur:
+async def round_by_token(conn: aiosqlite.Connection, channel: str, token: str) -> Round | None:
+    """One channel's round by the token in its link."""
+    async with conn.execute(f"SELECT {_ROUND} FROM {_ROUNDS} WHERE r.channel = ? AND r.token = ?",
+                            (channel, token)) as cur:
         row = await cur.fetchone()
     return None if row is None else _round(conn, row)
 
 
-async def live_round(conn: aiosqlite.Connection, chat_id: str) -> Round | None:
+async def live_round(conn: aiosqlite.Connection, channel: str, chat_id: str) -> Round | None:
     """The group's round still collecting or voting, if any."""
     async with conn.execute(
-        f"SELECT {_ROUND} FROM {_ROUNDS} WHERE r.chat_id = ? AND r.status != 'closed' "
-        "ORDER BY r.id DESC LIMIT 1", (chat_id,)) as cur:
+        f"SELECT {_ROUND} FROM {_ROUNDS} WHERE r.channel = ? AND r.chat_id = ? "
+        "AND r.status != 'closed' ORDER BY r.id DESC LIMIT 1", (channel, chat_id)) as cur:
         row = await cur.fetchone()
     return None if row is None else _round(conn, row)
 
 
-async def rounds_due(conn: aiosqlite.Connection, now: str) -> list[Round]:
-    """Rounds whose collecting or voting time is over, or whose leader is still to be told."""
+async def rounds_due(conn: aiosqlite.Connection, channel: str, now: str) -> list[Round]:
+    """One channel's rounds whose collecting or voting time is over, or whose leader is still
+    to be told."""
     async with conn.execute(
-        f"SELECT {_ROUND} FROM {_ROUNDS} WHERE (r.status = 'collecting' AND "
+        f"SELECT {_ROUND} FROM {_ROUNDS} WHERE r.channel = ? AND ((r.status = 'collecting' AND "
         "r.collect_until <= ?) OR (r.status = 'voting' AND r.vote_until <= ?) OR "
-        "(r.status = 'closed' AND r.notified = 0) ORDER BY r.id", (now, now)) as cur:
+        "(r.status = 'closed' AND r.notified = 0)) ORDER BY r.id", (channel, now, now)) as cur:
         return [_round(conn, r) for r in await cur.fetchall()]
 
 
@@ -412,6 +419,12 @@ async def draft_created(conn: aiosqlite.Connection, member_hash: str) -> str | N
     return None if row is None else str(row[0])
 
 
+async def draft_holders(conn: aiosqlite.Connection) -> list[str]:
+    """The (hashed) members with a pending example."""
+    async with conn.execute("SELECT member_hash FROM team_gov_drafts") as cur:
+        return [str(r[0]) for r in await cur.fetchall()]
+
+
 async def drop_draft(conn: aiosqlite.Connection, member_hash: str) -> None:
     """Forget a member's pending example."""
     await conn.execute("DELETE FROM team_gov_drafts WHERE member_hash = ?", (member_hash,))
@@ -497,8 +510,9 @@ async def orphaned_sends(conn: aiosqlite.Connection, owner: str) -> list[str]:
 
 # ---- a group that became a supergroup ---------------------------------------------------------
 
-# Every column that holds a group's chat id. Checked against the schema by a test, so a later
-# migration that keys something else by the group's chat fails until it is added here.
+# Every column that holds a group's chat id (each beside a `channel` column: a group is the
+# pair). Checked against the schema by a test, so a later migration that keys something else
+# by the group's chat fails until it is added here.
 GROUP_CHAT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("team_groups", "chat_id"), ("team_pulses", "chat_id"), ("team_gov_rounds", "chat_id"),
     ("team_setup_wizards", "chat_id"))
@@ -512,8 +526,10 @@ class Moved:
     rounds: list[int]  # rounds collecting or voting whose message is to be posted again
 
 
-async def move_group(conn: aiosqlite.Connection, old: str, new: str, now: str) -> Moved | None:
-    """Move a group's settings, pulses and rounds from its old chat id to its new one.
+async def move_group(conn: aiosqlite.Connection, channel: str, old: str, new: str,
+                     now: str) -> Moved | None:
+    """Move a group's settings, pulses and rounds from its old chat id to its new one, within
+    its channel.
 
     None when there is nothing under the old id (moved already, or never set up): repeating a
     move changes nothing. The caller checks that the new id has no team of its own.
@@ -523,47 +539,51 @@ async def move_group(conn: aiosqlite.Connection, old: str, new: str, now: str) -
     given after it by the same member still share a hash, so the second replaces the first.
     Pending sends in team_sends are keyed by pulse or round id too, so their marks stay valid.
     """
-    if await get_group(conn, old) is None:
+    if await get_group(conn, channel, old) is None:
         return None
     # A copy under the new id first, children moved, the old row last: foreign keys stay
     # satisfied at every statement (SQLite cannot update a parent key that children use).
     await conn.execute(
         f"INSERT INTO team_groups ({_GROUP}, created_at, updated_at) "
-        f"SELECT ?, {_SETTINGS}, created_at, ? FROM team_groups WHERE chat_id = ?",
-        (new, now, old))
+        f"SELECT channel, ?, {_SETTINGS}, created_at, ? FROM team_groups "
+        "WHERE channel = ? AND chat_id = ?", (new, now, channel, old))
     # Messages in the old chat can no longer be edited. An open pulse goes back to 'opening'
     # (posted again in the new chat, same id, answers kept); other live messages are dropped
     # so that no edit is aimed at the old chat.
     async with conn.execute(
-            "SELECT id FROM team_pulses WHERE chat_id = ? AND status = 'open' "
-            "AND message_id IS NOT NULL ORDER BY id", (old,)) as cur:
+            "SELECT id FROM team_pulses WHERE channel = ? AND chat_id = ? AND status = 'open' "
+            "AND message_id IS NOT NULL ORDER BY id", (channel, old)) as cur:
         pulses = [int(r[0]) for r in await cur.fetchall()]
     await conn.execute(
         "UPDATE team_pulses SET status = CASE WHEN status = 'open' THEN 'opening' "
         "ELSE status END, message_id = NULL, shown_count = 0 "
-        "WHERE chat_id = ? AND status != 'closed'", (old,))
+        "WHERE channel = ? AND chat_id = ? AND status != 'closed'", (channel, old))
     async with conn.execute(
-            "SELECT id FROM team_gov_rounds WHERE chat_id = ? AND ((status = 'collecting' AND "
-            "message_id IS NOT NULL) OR (status = 'voting' AND vote_message_id IS NOT NULL)) "
-            "ORDER BY id", (old,)) as cur:
+            "SELECT id FROM team_gov_rounds WHERE channel = ? AND chat_id = ? AND "
+            "((status = 'collecting' AND message_id IS NOT NULL) OR "
+            "(status = 'voting' AND vote_message_id IS NOT NULL)) ORDER BY id",
+            (channel, old)) as cur:
         rounds = [int(r[0]) for r in await cur.fetchall()]
     await conn.execute(
         "UPDATE team_gov_rounds SET message_id = NULL, vote_message_id = NULL, shown_count = 0 "
-        "WHERE chat_id = ? AND status != 'closed'", (old,))
+        "WHERE channel = ? AND chat_id = ? AND status != 'closed'", (channel, old))
     for table, column in GROUP_CHAT_COLUMNS[1:]:
-        await conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
-    await conn.execute("DELETE FROM team_groups WHERE chat_id = ?", (old,))
+        await conn.execute(f"UPDATE {table} SET {column} = ? WHERE channel = ? AND {column} = ?",
+                           (new, channel, old))
+    await conn.execute("DELETE FROM team_groups WHERE channel = ? AND chat_id = ?",
+                       (channel, old))
     await conn.execute(
-        "INSERT INTO team_chat_moves (old_chat_id, new_chat_id, moved_at) VALUES (?, ?, ?) "
-        "ON CONFLICT(old_chat_id) DO UPDATE SET new_chat_id = excluded.new_chat_id, "
-        "moved_at = excluded.moved_at", (old, new, now))
+        "INSERT INTO team_chat_moves (channel, old_chat_id, new_chat_id, moved_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT(channel, old_chat_id) DO UPDATE SET "
+        "new_chat_id = excluded.new_chat_id, moved_at = excluded.moved_at",
+        (channel, old, new, now))
     return Moved(pulses, rounds)
 
 
-async def moved_to(conn: aiosqlite.Connection, chat_id: str) -> str | None:
+async def moved_to(conn: aiosqlite.Connection, channel: str, chat_id: str) -> str | None:
     """The chat id a group moved to, if it moved."""
-    async with conn.execute("SELECT new_chat_id FROM team_chat_moves WHERE old_chat_id = ?",
-                            (chat_id,)) as cur:
+    async with conn.execute("SELECT new_chat_id FROM team_chat_moves WHERE channel = ? "
+                            "AND old_chat_id = ?", (channel, chat_id)) as cur:
         row = await cur.fetchone()
     return None if row is None else str(row[0])
 
@@ -576,6 +596,7 @@ class Wizard:
     """A /checkin setup wizard in progress (or finished): the choices made so far."""
 
     id: int
+    channel: str
     chat_id: str
     message_id: str | None
     status: str  # 'open' | 'saved' | 'cancelled' | 'replaced'
@@ -590,19 +611,19 @@ class Wizard:
     updated_at: str
 
 
-_WIZARD = ("id, chat_id, message_id, status, step, version, language, cadence, weekday, "
-           "at_time, timezone, pulse_language, updated_at")
+_WIZARD = ("id, channel, chat_id, message_id, status, step, version, language, cadence, "
+           "weekday, at_time, timezone, pulse_language, updated_at")
 
 
-async def create_wizard(conn: aiosqlite.Connection, chat_id: str, language: str,
+async def create_wizard(conn: aiosqlite.Connection, channel: str, chat_id: str, language: str,
                         group: Group | None, now: str) -> Wizard:
     """A new open wizard, its choices taken from the group's settings when it has any."""
     settings = (None,) * 5 if group is None else (
         group.cadence, group.weekday, group.at_time, group.timezone, group.language)
     cur = await conn.execute(
-        "INSERT INTO team_setup_wizards (chat_id, language, cadence, weekday, at_time, timezone, "
-        "pulse_language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (chat_id, language, *settings, now, now))
+        "INSERT INTO team_setup_wizards (channel, chat_id, language, cadence, weekday, at_time, "
+        "timezone, pulse_language, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (channel, chat_id, language, *settings, now, now))
     wizard = await get_wizard(conn, int(cur.lastrowid or 0))
     assert wizard is not None
     return wizard
@@ -616,10 +637,11 @@ async def get_wizard(conn: aiosqlite.Connection, wizard_id: int) -> Wizard | Non
     return None if row is None else Wizard(*tuple(row))
 
 
-async def open_wizard(conn: aiosqlite.Connection, chat_id: str) -> Wizard | None:
+async def open_wizard(conn: aiosqlite.Connection, channel: str, chat_id: str) -> Wizard | None:
     """The group's newest wizard still open, if any."""
-    async with conn.execute(f"SELECT {_WIZARD} FROM team_setup_wizards WHERE chat_id = ? "
-                            "AND status = 'open' ORDER BY id DESC LIMIT 1", (chat_id,)) as cur:
+    async with conn.execute(f"SELECT {_WIZARD} FROM team_setup_wizards WHERE channel = ? "
+                            "AND chat_id = ? AND status = 'open' ORDER BY id DESC LIMIT 1",
+                            (channel, chat_id)) as cur:
         row = await cur.fetchone()
     return None if row is None else Wizard(*tuple(row))
 
@@ -647,22 +669,23 @@ async def set_wizard_message(conn: aiosqlite.Connection, wizard_id: int,
                        (message_id, wizard_id))
 
 
-async def replace_wizards(conn: aiosqlite.Connection, chat_id: str) -> list[str]:
+async def replace_wizards(conn: aiosqlite.Connection, channel: str, chat_id: str) -> list[str]:
     """Close a group's open wizards and drop its finished ones (a new one starts); returns the
     message ids of those that were open, so their buttons can be taken away."""
     async with conn.execute(
-            "SELECT message_id FROM team_setup_wizards WHERE chat_id = ? AND status = 'open' "
-            "AND message_id IS NOT NULL", (chat_id,)) as cur:
+            "SELECT message_id FROM team_setup_wizards WHERE channel = ? AND chat_id = ? "
+            "AND status = 'open' AND message_id IS NOT NULL", (channel, chat_id)) as cur:
         open_messages = [str(r[0]) for r in await cur.fetchall()]
     # Finished wizards hold nothing worth keeping; ids are never reused, so their buttons
     # still find nothing.
-    await conn.execute("DELETE FROM team_setup_wizards WHERE chat_id = ? AND status != 'open'",
-                       (chat_id,))
-    await close_wizards(conn, chat_id)
+    await conn.execute("DELETE FROM team_setup_wizards WHERE channel = ? AND chat_id = ? "
+                       "AND status != 'open'", (channel, chat_id))
+    await close_wizards(conn, channel, chat_id)
     return open_messages
 
 
-async def close_wizards(conn: aiosqlite.Connection, chat_id: str) -> None:
+async def close_wizards(conn: aiosqlite.Connection, channel: str, chat_id: str) -> None:
     """Close a group's open setup wizards: their buttons no longer do anything."""
     await conn.execute("UPDATE team_setup_wizards SET status = 'replaced', "
-                       "version = version + 1 WHERE chat_id = ? AND status = 'open'", (chat_id,))
+                       "version = version + 1 WHERE channel = ? AND chat_id = ? "
+                       "AND status = 'open'", (channel, chat_id))

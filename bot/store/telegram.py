@@ -1,49 +1,10 @@
-"""Queries for the Telegram channel: handled update ids and invite codes."""
+"""Queries for admission: invite codes and how leaders were let in (any channel)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import aiosqlite
-
-
-async def claim_update(conn: aiosqlite.Connection, bot_id: int, update_id: int,
-                       now: str) -> str | None:
-    """Record an update as being processed; return its earlier status if it was seen before."""
-    async with conn.execute(
-        "SELECT status FROM telegram_updates WHERE bot_id = ? AND update_id = ?",
-        (bot_id, update_id),
-    ) as cur:
-        row = await cur.fetchone()
-    if row is not None:
-        return str(row[0])
-    await conn.execute(
-        "INSERT INTO telegram_updates (bot_id, update_id, status, seen_at) "
-        "VALUES (?, ?, 'processing', ?)", (bot_id, update_id, now))
-    return None
-
-
-async def finish_update(conn: aiosqlite.Connection, bot_id: int, update_id: int) -> None:
-    """Mark an update as fully handled (its replies were sent)."""
-    await conn.execute(
-        "UPDATE telegram_updates SET status = 'done' WHERE bot_id = ? AND update_id = ?",
-        (bot_id, update_id))
-
-
-async def prune_updates(conn: aiosqlite.Connection, before: str) -> int:
-    """Forget update ids seen before an instant (Telegram redelivers for at most a day)."""
-    cur = await conn.execute("DELETE FROM telegram_updates WHERE seen_at < ?", (before,))
-    return cur.rowcount
-
-
-async def update_status(conn: aiosqlite.Connection, bot_id: int, update_id: int) -> str | None:
-    """The stored status of one update, if any."""
-    async with conn.execute(
-        "SELECT status FROM telegram_updates WHERE bot_id = ? AND update_id = ?",
-        (bot_id, update_id),
-    ) as cur:
-        row = await cur.fetchone()
-    return None if row is None else str(row[0])
 
 
 @dataclass

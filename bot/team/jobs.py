@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-
-from bot.team.service import TeamService
 
 TEAM_JOB_ID = "tillidsbot-team-tick"
 
 
-async def team_tick(team: TeamService) -> None:
+class Ticks(Protocol):
+    """What the job runs: a Team (every channel) or one channel's TeamService."""
+
+    async def tick(self) -> None:
+        """Do what is due."""
+        ...
+
+
+async def team_tick(team: Ticks) -> None:
     """Open, close and publish what is due (module level: the job pickles nothing)."""
     await team.tick()
 
 
-def add_team_job(scheduler: BaseScheduler, team: TeamService, seconds: float = 30.0) -> None:
+def add_team_job(scheduler: BaseScheduler, team: Ticks, seconds: float = 30.0) -> None:
     """Register the tick with an explicit id; re-registering at start-up replaces it, late or
     missed ticks collapse into one, and ticks never overlap."""
     scheduler.add_job(

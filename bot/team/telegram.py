@@ -1,14 +1,12 @@
-"""Team check-ins on Telegram: the gateway (posts, edits, getChatMember) and the hooks that
-route group commands, group buttons and members' private examples to the TeamService."""
+"""Team check-ins on Telegram: the gateway (posts, edits, private messages, getChatMember,
+t.me deep links) and the hooks that route group commands, group buttons (toasts answer the
+callback query) and members' private examples to the channel's TeamService."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram import (
     Bot,
     InlineKeyboardButton,
@@ -20,17 +18,16 @@ from telegram import (
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden
 
-from bot.channels.base import Outbox
+from bot import identity
 from bot.channels.telegram import GroupEvent, TelegramChannel, parse_command
 from bot.dialogue.state import Button, OutMessage
-from bot.team.jobs import add_team_job
-from bot.team.secret import load_secret
-from bot.team.service import ChatMoved, GroupGone, TeamService
-
-if TYPE_CHECKING:
-    from bot.app import Core
+from bot.team.delivery import ChatMoved, GroupGone
+from bot.team.service import Team, TeamService
 
 log = logging.getLogger(__name__)
+
+CHANNEL = identity.TELEGRAM  # the channel name team groups on Telegram are stored under
+ROUND_PAYLOAD = "gov_"  # a deep link's start payload for a governance round: gov_<token>
 
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -92,24 +89,40 @@ class TelegramTeamGateway:
         member = await self.bot.get_chat_member(int(chat_id), int(user_id))
         return member.status in ADMIN_STATUSES
 
+    async def private(self, to: str, message: OutMessage) -> None:
+        """A private chat on Telegram has the person's user id; the same as a post."""
+        await self.send(to, message)
+
     def deep_link(self, payload: str | None = None) -> str:
         """t.me/<bot>?start=<payload>: opens the private chat with the bot."""
         return f"https://t.me/{self.bot.username}" + (f"?start={payload}" if payload else "")
+
+    def private_link(self) -> str:
+        """t.me/<bot>."""
+        return self.deep_link(None)
+
+    def round_link(self, token: str) -> str:
+        """t.me/<bot>?start=gov_<token>."""
+        return self.deep_link(ROUND_PAYLOAD + token)
+
+    def round_token(self, payload: str) -> str | None:
+        """The token in a /start gov_<token> payload."""
+        return payload[len(ROUND_PAYLOAD):] if payload.startswith(ROUND_PAYLOAD) else None
 
 
 class TeamTelegram:
     """Connects a TeamService to the Telegram channel."""
 
-    def __init__(self, team: TeamService, channel: TelegramChannel) -> None:
+    def __init__(self, team: Team, channel: TelegramChannel) -> None:
         """Attach the gateway and register the group command, buttons and the private hook."""
-        self.team = team
+        self.gateway = TelegramTeamGateway(channel.app.bot)
+        self.team: TeamService = team.attach(CHANNEL, self.gateway)
         self.channel = channel
-        team.gateway = TelegramTeamGateway(channel.app.bot)
         channel.register_group_command("checkin", self.on_checkin, "team_command_checkin")
         for prefix in ("tp", "tv", "tw"):
             channel.register_group_buttons(prefix, self.on_group_button)
         channel.register_private_feature(self)
-        channel.register_chat_migration(team.follow)
+        channel.register_chat_migration(self.team.follow)
 
     async def on_checkin(self, event: GroupEvent) -> None:
         """/checkin … in a group."""
@@ -148,7 +161,7 @@ class TeamTelegram:
             return False
         command = parse_command(message.text) if message.text else None
         if command is not None:
-            return command[0] == "start" and command[2].startswith("gov_")
+            return command[0] == "start" and self.gateway.round_token(command[2]) is not None
         return await self.team.has_draft(str(user.id))
 
     async def handle(self, update: Update) -> None:
@@ -178,28 +191,6 @@ async def _answer(query: Any, text: str) -> None:
         log.info("could not answer a callback query: %s", type(exc).__name__)
 
 
-Stop = Callable[[], Awaitable[None]]
-
-
-def wire(channel: TelegramChannel) -> Callable[[Core, Outbox], Awaitable[Stop]]:
-    """Set team check-ins up on a channel; returns the background service that ticks them."""
-    service = channel.service
-    team = TeamService(service.store, service.dialogues, channel.clock,
-                       load_secret(channel.settings))
+def wire(channel: TelegramChannel, team: Team) -> None:
+    """Put the core's team check-ins on a Telegram channel (the core's scheduler ticks them)."""
     TeamTelegram(team, channel)
-    seconds = channel.settings.team_tick_seconds
-
-    async def start(core: Core, outbox: Outbox) -> Stop:
-        """Catch up on what fell due while the bot was down, then tick with one job."""
-        await team.tick()
-        scheduler = AsyncIOScheduler(timezone=UTC)
-        add_team_job(scheduler, team, seconds)
-        scheduler.start()
-
-        async def stop() -> None:
-            """Stop ticking; anything half-done is finished from SQLite at the next start."""
-            scheduler.shutdown(wait=False)
-
-        return stop
-
-    return start

@@ -1,0 +1,2 @@
+-- Reserved for another branch of issue 12 (the coordinator replaces this file with the real
+-- 0013 migration when merging); kept so the numbers stay gap-free on this branch.
