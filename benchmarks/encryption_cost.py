@@ -49,7 +49,7 @@ def plain_cells() -> Iterator[None]:
 
     seal, opened = crypto.seal_cell, crypto.open_cell
 
-    def no_seal(conn: Any, table: str, column: str, row: Any, plain: str | None) -> Any:
+    async def no_seal(conn: Any, table: str, column: str, row: Any, plain: str | None) -> Any:
         return plain
 
     def no_open(conn: Any, table: str, column: str, row: Any, stored: Any) -> Any:
