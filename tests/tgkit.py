@@ -75,6 +75,17 @@ def session_state(db: Path, leader_id: str) -> dict[str, Any] | None:
     return None if text is None else dict(json.loads(text))
 
 
+def answer_values(db: Path) -> list[str]:
+    """Every stored answer's JSON text, opened with the bot's own key store."""
+    rows = query(db, "SELECT id, leader_id, value FROM answers ORDER BY id")
+    if not rows:
+        return []
+    ring = crypto.open_keyring(db, create=False)
+    found = [crypto.open_stored(ring, "answers", "value", {"id": r[0], "leader_id": r[1]}, r[2])
+             for r in rows]
+    return [v for v in found if v is not None]
+
+
 def env_for(api: BotApiStandIn, db: Path, **extra: str) -> dict[str, str]:
     """Settings for a bot that talks to the stand-in."""
     return {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_BASE_URL": api.base_url,
