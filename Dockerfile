@@ -1,15 +1,20 @@
-FROM python:3.11-slim
-WORKDIR /app
-COPY pyproject.toml README.md ./
+# Build the wheel (conversations and templates ship inside it as package data) ...
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
 COPY bot ./bot
 COPY dialogues ./dialogues
 COPY templates ./templates
-RUN pip install --no-cache-dir . \
+RUN pip wheel --no-cache-dir --quiet --no-deps --wheel-dir /dist .
+
+# ... and install only the wheel: the image runs what an operator's `pip install` would.
+FROM python:3.11-slim
+COPY --from=build /dist /dist
+RUN pip install --no-cache-dir --quiet /dist/tillidsbot-*.whl && rm -rf /dist \
     && useradd --system --uid 10001 --home-dir /data tillidsbot \
     && mkdir -p /data && chown tillidsbot /data && chmod 700 /data
+WORKDIR /data
 ENV TILLIDSBOT_DB=/data/tillidsbot.db \
-    TILLIDSBOT_DIALOGUES=/app/dialogues \
-    TILLIDSBOT_TEMPLATES=/app/templates \
     PYTHONUNBUFFERED=1
 # The leaders' data is personal: the bot runs unprivileged and only it can read /data.
 USER tillidsbot

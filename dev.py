@@ -26,25 +26,42 @@ def _stamp(extras: str) -> Path:
     return VENV / f".installed-{extras or 'base'}"
 
 
+def _digest() -> str:
+    """What an install depends on: the project's packaging files."""
+    data = b"".join((ROOT / name).read_bytes() for name in ("pyproject.toml", "setup.py"))
+    return hashlib.sha256(data).hexdigest()
+
+
+def _pip(*args: str) -> None:
+    """Run pip quietly; show its whole output only if it fails."""
+    done = subprocess.run([str(PYTHON), "-m", "pip", "-q", *args], cwd=ROOT,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stdout.write(done.stdout)
+        sys.stderr.write(done.stderr)
+        sys.exit(f"pip {' '.join(args)} failed (exit {done.returncode})")
+
+
 def ensure_installed(extras: str) -> None:
-    """Create the venv and pip-install the project unless pyproject.toml is unchanged."""
+    """Create the venv and pip-install the project unless pyproject.toml is unchanged.
+
+    An install with the dev extras also satisfies `run` (it contains everything `run` needs).
+    """
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be run by an older python3
         sys.exit(f"Tillidsbot needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    digest = _digest()
+    wanted = [_stamp(extras)] + ([] if extras else [_stamp("dev")])
+    if PYTHON.exists() and any(s.exists() and s.read_text() == digest for s in wanted):
+        return
     if not PYTHON.exists():
         print("Creating a virtual environment in .venv …", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    stamp = _stamp(extras)
-    if stamp.exists() and stamp.read_text() == digest:
-        return
     target = f".[{extras}]" if extras else "."
-    print(f"Installing Tillidsbot ({target}) into .venv …", flush=True)
-    quiet = ["-q"] if os.environ.get("CI") else []
-    subprocess.run([str(PYTHON), "-m", "pip", "install", *quiet, "--upgrade", "pip"],
-                   check=True, cwd=ROOT)
-    subprocess.run([str(PYTHON), "-m", "pip", "install", *quiet, "-e", target],
-                   check=True, cwd=ROOT)
-    stamp.write_text(digest)
+    print(f"Installing Tillidsbot ({target}) and its dependencies into .venv …", flush=True)
+    _pip("install", "--upgrade", "pip")
+    _pip("install", "-e", target)
+    _stamp(extras).write_text(digest)
+    print("Installed.", flush=True)
 
 
 def main(argv: list[str]) -> int:

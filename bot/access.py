@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiosqlite
+from cachetools import TTLCache
 
 from bot import identity
 from bot.clock import Clock, iso
@@ -103,34 +104,28 @@ class Gate:
 class Cooldown:
     """Who was answered lately, in memory only and for one interval: a flood gets one reply.
 
-    Entries are kept in the order they were let through, so expired ones leave from the front;
-    at most `limit` are kept (the oldest go first), so memory stays flat under any flood.
+    A cachetools.TTLCache on the caller's clock: a key expires `interval` after it was let
+    through, and at most `limit` are kept (past it the least recently used go first), so memory
+    stays flat under any flood.
     """
 
     def __init__(self, interval: timedelta = REFUSAL_INTERVAL, limit: int = 10_000) -> None:
         """Let each key through once per interval; remember at most limit keys."""
         self.interval = interval
         self.limit = limit
-        self._last: dict[Hashable, datetime] = {}
+        self._now = 0.0  # the instant of the latest call, as the cache's timer reads it
+        self._last: TTLCache[Hashable, bool] = TTLCache(
+            maxsize=limit, ttl=interval.total_seconds(), timer=lambda: self._now)
 
     def ready(self, key: Hashable, now: datetime) -> bool:
         """True, and remembered, when key was not let through within the last interval."""
-        self._forget_before(now - self.interval)
+        self._now = max(self._now, now.timestamp())
         if key in self._last:
             return False
-        while len(self._last) >= self.limit:
-            del self._last[next(iter(self._last))]
-        self._last[key] = now
+        self._last[key] = True
         return True
-
-    def _forget_before(self, cutoff: datetime) -> None:
-        """Drop keys let through before cutoff (they are at the front)."""
-        while self._last:
-            key, at = next(iter(self._last.items()))
-            if at > cutoff:
-                return
-            del self._last[key]
 
     def __len__(self) -> int:
         """How many keys are remembered now."""
+        self._last.expire()
         return len(self._last)

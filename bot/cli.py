@@ -59,7 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("name")
     graph.add_argument("--lang", default="da")
     backup = sub.add_parser("backup", help="copy the database consistently, even while running")
-    backup.add_argument("path", type=Path)
+    backup.add_argument("path", type=Path, nargs="?",
+                        help="the copy (default: a new rotated file in BACKUP_DIR)")
+    restore = sub.add_parser("restore", help="replace the database with a checked backup "
+                                             "(the bot must be stopped)")
+    restore.add_argument("path", type=Path)
     export = sub.add_parser("export", help="write everything stored about one leader to files")
     export.add_argument("--user", required=True, help="leader id, e.g. tg:123456 (or 123456)")
     export.add_argument("--out", type=Path, default=Path("."), help="folder for the two files")
@@ -157,10 +161,13 @@ def dialogues_graph(settings: Settings, name: str, lang: str) -> int:
     return 0
 
 
-def backup(settings: Settings, target: Path) -> int:
-    """Copy the database with the online backup API and check the copy."""
+def backup(settings: Settings, target: Path | None) -> int:
+    """Copy the database with the online backup API and check the copy (into BACKUP_DIR,
+    rotated, when no path is given)."""
     from bot.store.backup import backup_database
 
+    if target is None:
+        return _rotated_backup(settings)
     try:
         check = backup_database(settings.database_path, target)
     except (FileNotFoundError, OSError) as exc:
@@ -168,6 +175,42 @@ def backup(settings: Settings, target: Path) -> int:
         return 1
     print(f"backup written to {target} (integrity check: {check})")
     return 0 if check == "ok" else 1
+
+
+def _rotated_backup(settings: Settings) -> int:
+    """A backup into BACKUP_DIR, kept with the newest BACKUP_KEEP."""
+    from bot.backups import BackupError, take_backup
+
+    if settings.backup_dir is None:
+        print("give a path for the copy, or set BACKUP_DIR", file=sys.stderr)
+        return 2
+    try:
+        path = take_backup(settings.database_path, settings.backup_dir, settings.backup_keep,
+                           SystemClock().now())
+    except BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"backup written to {path} (integrity check: ok; keeping the newest "
+          f"{settings.backup_keep})")
+    return 0
+
+
+def restore(settings: Settings, source: Path, clock: Clock | None = None) -> int:
+    """Replace the database with a backup that passes its checks, with the bot stopped."""
+    from bot.backups import BackupError, check_file
+    from bot.backups import restore as restore_database
+
+    try:
+        kept = restore_database(source, settings.database_path, (clock or SystemClock()).now())
+    except BackupError as exc:
+        print(f"restore refused: {exc}", file=sys.stderr)
+        return 1
+    check = check_file(settings.database_path)
+    print(f"restored {source} to {settings.database_path} (integrity check: {check.integrity}, "
+          f"schema {check.schema})")
+    if kept is not None:
+        print(f"the database it replaced is kept as {kept}")
+    return 0
 
 
 async def _find_leader(settings: Settings, user: str) -> tuple[Core, str | None]:
@@ -379,6 +422,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return keys_command(settings, args)
     if args.command == "health":  # also before the app: it runs every minute in a container
         return health_command(settings, args.json, args.quiet)
+    if args.command == "restore":  # before the app: opening the store would migrate the file
+        return restore(settings, args.path)
     from bot.app import configure_logging, run_console
 
     if args.command == "dialogues":

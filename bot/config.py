@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasGenerator, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot import identity
+from bot import content, identity
 from bot.numbers import is_number
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # BotFather tokens look like "123456789:AAE...": digits, a colon, then URL-safe characters.
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
@@ -24,17 +22,63 @@ _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 MIN_TEAM_SALT_CHARS = 16
 
 
+# Each setting's environment variable (also its alias: pydantic-settings reads them by it).
+ENV_NAMES = {
+    "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
+    "database_path": "TILLIDSBOT_DB",
+    "dialogues_dir": "TILLIDSBOT_DIALOGUES",
+    "templates_dir": "TILLIDSBOT_TEMPLATES",
+    "log_level": "LOG_LEVEL",
+    "team_salt": "TILLIDSBOT_TEAM_SALT",
+    "master_key": "TILLIDSBOT_MASTER_KEY",
+    "team_tick_seconds": "TILLIDSBOT_TEAM_TICK_SECONDS",
+    "retention_days": "RETENTION_DAYS",
+    "telegram_api_base_url": "TELEGRAM_API_BASE_URL",
+    "webhook_url": "WEBHOOK_URL",
+    "webhook_listen": "WEBHOOK_LISTEN",
+    "webhook_port": "WEBHOOK_PORT",
+    "webhook_secret": "WEBHOOK_SECRET",
+    "access_mode": "ACCESS_MODE",
+    "allowed_user_ids": "ALLOWED_USER_IDS",
+    "telegram_chat_interval": "TELEGRAM_CHAT_INTERVAL",
+    "schedule_grace_hours": "TILLIDSBOT_SCHEDULE_GRACE_HOURS",
+    "schedule_rate": "TILLIDSBOT_SCHEDULE_RATE",
+    "schedule_chat_interval": "TILLIDSBOT_SCHEDULE_CHAT_INTERVAL",
+    "schedule_tick_seconds": "TILLIDSBOT_SCHEDULE_TICK_SECONDS",
+    "reminder_hours": "TILLIDSBOT_REMINDER_HOURS",
+    "nudge_conversation": "TILLIDSBOT_NUDGE_CONVERSATION",
+    "backup_dir": "BACKUP_DIR",
+    "backup_keep": "BACKUP_KEEP",
+    "backup_interval_hours": "BACKUP_INTERVAL_HOURS",
+    "metrics_host": "METRICS_HOST",
+    "metrics_port": "METRICS_PORT",
+}
+
+
+def _env_name(field: str) -> str:
+    """The environment variable a field is read from."""
+    return ENV_NAMES.get(field, field.upper())
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed."""
 
 
-class Settings(BaseModel):
+class Settings(BaseSettings):
     """Everything configurable; ENV_NAMES maps each field to its environment variable."""
+
+    model_config = SettingsConfigDict(
+        alias_generator=AliasGenerator(validation_alias=_env_name),
+        validate_by_name=True, validate_by_alias=True,  # overrides use the field names
+        case_sensitive=True, env_ignore_empty=True,  # an empty variable means unset
+        extra="ignore",
+    )
 
     telegram_bot_token: str | None = Field(default=None, repr=False)
     database_path: Path = Path("tillidsbot.db")
-    dialogues_dir: Path = ROOT / "dialogues"
-    templates_dir: Path = ROOT / "templates"
+    # The shipped wording (package data); the two settings point at an organisation's own.
+    dialogues_dir: Path = Field(default_factory=content.dialogues_dir)
+    templates_dir: Path = Field(default_factory=content.templates_dir)
     log_level: str = "INFO"
     # Keys the hashes of team members' ids (see bot/team/secret.py); never logged or exported.
     team_salt: str | None = Field(default=None, repr=False)
@@ -51,7 +95,7 @@ class Settings(BaseModel):
     webhook_secret: str | None = Field(default=None, repr=False)
     # Who may talk to the bot: invited leaders (default) or anyone (explicit open mode).
     access_mode: Literal["invite", "open"] = "invite"
-    allowed_user_ids: frozenset[int] = frozenset()
+    allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()  # "1,2", not JSON
     # Pause between messages the bot sends in a row to one private chat (Telegram: ~1/s).
     telegram_chat_interval: float = 1.0
     # Scheduling (bot/schedule): see README "Scheduled messages".
@@ -61,6 +105,13 @@ class Settings(BaseModel):
     schedule_tick_seconds: float = Field(default=30.0, gt=0)
     reminder_hours: int = Field(default=24, ge=0, le=144)
     nudge_conversation: str = "reflection"
+    # Backups inside the bot (bot/backups.py): off unless BACKUP_DIR is set.
+    backup_dir: Path | None = None
+    backup_keep: int = Field(default=7, ge=1, le=1000)
+    backup_interval_hours: float = Field(default=24.0, gt=0, le=24 * 31)
+    # Prometheus /metrics (bot/metrics.py): off unless METRICS_PORT is set.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     def allowed_ids(self, channel: str) -> frozenset[str]:
         """The platform ids a channel lets in without an invite (Telegram: ALLOWED_USER_IDS)."""
@@ -159,48 +210,27 @@ class Settings(BaseModel):
         return self
 
 
-ENV_NAMES = {
-    "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
-    "database_path": "TILLIDSBOT_DB",
-    "dialogues_dir": "TILLIDSBOT_DIALOGUES",
-    "templates_dir": "TILLIDSBOT_TEMPLATES",
-    "log_level": "LOG_LEVEL",
-    "team_salt": "TILLIDSBOT_TEAM_SALT",
-    "master_key": "TILLIDSBOT_MASTER_KEY",
-    "team_tick_seconds": "TILLIDSBOT_TEAM_TICK_SECONDS",
-    "retention_days": "RETENTION_DAYS",
-    "telegram_api_base_url": "TELEGRAM_API_BASE_URL",
-    "webhook_url": "WEBHOOK_URL",
-    "webhook_listen": "WEBHOOK_LISTEN",
-    "webhook_port": "WEBHOOK_PORT",
-    "webhook_secret": "WEBHOOK_SECRET",
-    "access_mode": "ACCESS_MODE",
-    "allowed_user_ids": "ALLOWED_USER_IDS",
-    "telegram_chat_interval": "TELEGRAM_CHAT_INTERVAL",
-    "schedule_grace_hours": "TILLIDSBOT_SCHEDULE_GRACE_HOURS",
-    "schedule_rate": "TILLIDSBOT_SCHEDULE_RATE",
-    "schedule_chat_interval": "TILLIDSBOT_SCHEDULE_CHAT_INTERVAL",
-    "schedule_tick_seconds": "TILLIDSBOT_SCHEDULE_TICK_SECONDS",
-    "reminder_hours": "TILLIDSBOT_REMINDER_HOURS",
-    "nudge_conversation": "TILLIDSBOT_NUDGE_CONVERSATION",
-}
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Read settings from the environment (or a given mapping) plus explicit overrides."""
-    source = os.environ if env is None else env
-    values: dict[str, object] = {
-        field: source[name] for field, name in ENV_NAMES.items() if source.get(name)
-    }
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    """Read settings from the environment (or a given mapping) plus explicit overrides.
+
+    With no mapping pydantic-settings reads os.environ itself; a given mapping (tests, tools)
+    is passed in by the same variable names, so both are read and checked alike.
+    """
+    given = {_env_name(k): v for k, v in overrides.items() if v is not None}
     try:
-        return Settings.model_validate(values)
+        if env is None:
+            return Settings(**given)  # type: ignore[arg-type]  # checked by pydantic
+        names = {_env_name(field) for field in Settings.model_fields}
+        values: dict[str, object] = {k: v for k, v in env.items() if k in names and v}
+        return Settings.model_validate({**values, **given}, by_alias=True)
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
             loc = error["loc"]
-            field = str(loc[0]) if loc else ""
-            name = ENV_NAMES.get(field, field) if field else "settings"
+            name = str(loc[0]) if loc else "settings"  # the variable's name (the alias)
+            name = ENV_NAMES.get(name, name)
             message = str(error["msg"]).removeprefix("Value error, ")
             lines.append(f"{name}: {message}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

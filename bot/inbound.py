@@ -29,7 +29,7 @@ from typing import Literal, Protocol
 
 import aiosqlite
 
-from bot import identity
+from bot import identity, metrics
 from bot.access import Admission, Cooldown, Gate
 from bot.clock import Clock, iso
 from bot.config import Settings
@@ -319,6 +319,7 @@ class Inbound:
         access was closed hears where their kept data can be had)."""
         lang = language_for(event.language, self.service.dialogues.languages)
         log.info("refused update %s from a person who is not an admitted leader", event.name)
+        metrics.refused(event.channel)
         toast = self.service.ui("tg_closed", lang) if event.kind == "button" else None
         answers = event.kind in ("button", "command", "text", "attachment")
         if answers and self.refusals.ready((event.channel, event.user_id), self.clock.now()):

@@ -12,6 +12,7 @@ from datetime import UTC
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.backups import add_backup_job
 from bot.channels.base import Outbox
 from bot.clock import Clock
 from bot.config import Settings
@@ -19,6 +20,7 @@ from bot.dialogue import Dialogues
 from bot.features import retention
 from bot.features.forget import ForgetHooks
 from bot.inbound import Inbound
+from bot.metrics import MetricsServer, start_metrics
 from bot.service import BotService
 from bot.store.db import Store
 
@@ -45,6 +47,7 @@ class Core:
     forget_hooks: ForgetHooks = field(default_factory=ForgetHooks)
     scheduler: AsyncIOScheduler = field(default_factory=new_scheduler)
     inbound: Inbound = field(init=False)  # the one pipeline every channel hands events to
+    metrics_server: MetricsServer | None = None
 
     def __post_init__(self) -> None:
         """Make the inbound pipeline over the service."""
@@ -56,15 +59,23 @@ class Core:
             self.scheduler.start()
 
     def start_housekeeping(self) -> None:
-        """Add the daily retention job (when RETENTION_DAYS is set) and start the scheduler."""
+        """Start the metrics endpoint (METRICS_PORT), add the retention (RETENTION_DAYS) and
+        backup (BACKUP_DIR) jobs, and start the scheduler; each only when configured."""
+        if self.metrics_server is None:
+            self.metrics_server = start_metrics(self.settings.metrics_host,
+                                                self.settings.metrics_port)
         retention.schedule_retention(self.scheduler, self.store, self.clock,
                                      self.settings.retention_days)
+        add_backup_job(self.scheduler, self.settings, self.clock)
         self.start_scheduler()
 
     async def close(self) -> None:
-        """Stop every periodic job and release the database."""
+        """Stop every periodic job and the metrics endpoint, and release the database."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+            self.metrics_server = None
         await self.store.close()
 
 

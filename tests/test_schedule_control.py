@@ -416,5 +416,7 @@ async def test_the_settings_are_worded_in_each_language(tmp_path: Path, lang: st
     [overview] = await h.command(1, "settings")
     day = {"da": "mandag", "nb": "mandag", "en": "Monday"}[lang]
     assert day in overview.text
-    assert len({b.label for row in overview.buttons for b in row}) == 12
+    labels = {b.label for row in overview.buttons for b in row}
+    assert len(labels) == 13  # the twelve settings and 'write on public holidays too'
+    assert h.service.ui("sched_btn_holidays_off", lang) in labels
     await h.close()

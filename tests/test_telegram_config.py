@@ -57,3 +57,32 @@ def test_the_token_is_never_echoed_in_an_error() -> None:
 def test_a_webhook_needs_a_token() -> None:
     with pytest.raises(ConfigError, match="WEBHOOK_URL is set but TELEGRAM_BOT_TOKEN is not"):
         load_settings(env={"WEBHOOK_URL": "https://bot.example.dk/tg"})
+
+
+def test_the_process_environment_is_read_by_the_same_names(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("ALLOWED_USER_IDS", "12, 34")
+    monkeypatch.setenv("WEBHOOK_PORT", "8444")
+    monkeypatch.setenv("RETENTION_DAYS", "")  # empty means unset, as before
+    monkeypatch.setenv("telegram_bot_token", "not read: names are exact")
+    settings = load_settings(database_path="x.db")  # a flag wins over the environment
+    assert settings.telegram_bot_token == TOKEN
+    assert settings.allowed_user_ids == frozenset({12, 34})
+    assert settings.webhook_port == 8444 and settings.retention_days is None
+    assert str(settings.database_path) == "x.db"
+    assert TOKEN not in repr(settings)
+
+
+def test_a_bad_process_variable_is_one_line_naming_it_without_its_value(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "123456789:leaked-secret-value"
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", secret)
+    monkeypatch.setenv("TILLIDSBOT_TEAM_SALT", "short-salt")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "invalid configuration:"
+    assert any(ln.strip().startswith("TELEGRAM_BOT_TOKEN: does not look like") for ln in lines)
+    assert any(ln.strip().startswith("TILLIDSBOT_TEAM_SALT: must be at least") for ln in lines)
+    assert "leaked" not in str(caught.value) and "short-salt" not in str(caught.value)

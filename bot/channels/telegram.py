@@ -53,7 +53,8 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import identity
+from bot import identity, metrics
+from bot.channels import telegram_metrics as tg_metrics
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.state import Button, OutMessage
@@ -266,8 +267,14 @@ class PacedRateLimiter(AIORateLimiter):
                              endpoint: str) -> Callable[..., Any]:
         """Retry a request that failed with a server or connection error (not a timeout)."""
 
+        made = 0  # calls of this request so far: AIORateLimiter calls again after a 429
+
         async def call(*args: Any, **kwargs: Any) -> Any:
+            nonlocal made
             for attempt in range(self.server_retries + 1):
+                if made:
+                    metrics.api_retry("telegram", endpoint)
+                made += 1
                 try:
                     return await callback(*args, **kwargs)
                 except NetworkError as exc:
@@ -392,6 +399,8 @@ class TelegramChannel:
             .token(settings.telegram_bot_token)
             .concurrent_updates(self.processor)
             .rate_limiter(PacedRateLimiter(chat_interval=settings.telegram_chat_interval))
+            .request(tg_metrics.requests()["request"])  # metrics: every Bot API call
+            .get_updates_request(tg_metrics.requests()["get_updates_request"])
             .job_queue(None)  # scheduling lives in bot/schedule with its own SQLite table
         )
         if settings.telegram_api_base_url:
@@ -400,7 +409,9 @@ class TelegramChannel:
             if base.endswith("/bot"):
                 builder = builder.base_file_url(base[: -len("/bot")] + "/file/bot")
         app = builder.build()
-        app.add_handler(TypeHandler(Update, self._on_update))
+        # metrics: each update counted by kind, its reply timed, a failure counted
+        app.add_handler(TypeHandler(Update, metrics.timed_update(
+            tg_metrics.CHANNEL, tg_metrics.update_kind, self._on_update)))
         app.add_error_handler(self._on_error)
         return app
 

@@ -20,6 +20,7 @@ from bot.dialogue.state import Button, OutMessage
 from bot.features.onboarding import language_question
 from bot.numbers import small_int
 from bot.schedule import plan
+from bot.schedule.holidays import moved_off_holiday
 from bot.schedule.messages import SNOOZE_PREFIX, day_text, snooze_buttons, weekday_name, when_text
 from bot.schedule.times import (
     MAX_REMINDER_HOURS,
@@ -123,6 +124,8 @@ class ScheduleSettings:
         ]
         if prefs.nudges:
             rows.append([self._button(req, "sched_btn_nudges_off", "nudges:off")])
+        rows.append([self._button(req, "sched_btn_holidays_off", "hol:off") if prefs.holidays
+                     else self._button(req, "sched_btn_holidays_on", "hol:on")])
         rows.append([self._button(req, "sched_btn_followups", "fus"),
                      self._button(req, "sched_btn_language", "lang")])
         rows.append([self._button(req, "sched_btn_close", "close")])
@@ -146,6 +149,8 @@ class ScheduleSettings:
                 due = next_nudge(prefs, zone, back - timedelta(seconds=1), None)[1]
         if due is None:
             return None
+        if prefs.holidays:
+            due = moved_off_holiday(due, zone.key) or due
         return quiet_end(due, zone, prefs.quiet) or due
 
     # ---- commands -----------------------------------------------------------------------
@@ -257,7 +262,7 @@ class ScheduleSettings:
             "rem": self._b_reminder, "pause": self._b_pause, "resume": self._b_resume,
             "skip": self._b_skip, "nudges": self._b_nudges, "keep": self._b_keep,
             "close": self._b_close, "fus": self._b_followups, "fux": self._b_cancel_followup,
-            "lang": self._b_language,
+            "lang": self._b_language, "hol": self._b_holidays,
         }.get(field)
         out = await handler(req, value) if handler else None
         return out if out is not None else self._stale(req)
@@ -363,6 +368,13 @@ class ScheduleSettings:
         if value not in ("on", "off"):
             return None
         await self._save(req, nudges=value == "on")
+        return await self.overview(req, saved=True)
+
+    async def _b_holidays(self, req: Request, value: str) -> list[OutMessage] | None:
+        """Move messages off public holidays (the default) or send them on the day."""
+        if value not in ("on", "off"):
+            return None
+        await self._save(req, holidays=None if value == "on" else False)
         return await self.overview(req, saved=True)
 
     async def _b_keep(self, req: Request, value: str) -> list[OutMessage] | None:

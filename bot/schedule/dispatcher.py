@@ -20,18 +20,20 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 from typing import TYPE_CHECKING
 
 import aiosqlite
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import metrics
 from bot.channels.base import Outbox, Routes
 from bot.clock import Timer, as_timer, iso, parse_iso
 from bot.dialogue.state import DialogueState, OutMessage
 from bot.schedule import plan
-from bot.schedule.messages import snooze_buttons
+from bot.schedule.holidays import country_of, holiday_name, moved_off_holiday
+from bot.schedule.messages import day_text, snooze_buttons
 from bot.schedule.pacer import Pacer, Prepared
 from bot.schedule.times import local_instant, next_nudge, paused, quiet_end, zone_of
 from bot.store import repo, schedules
@@ -111,6 +113,7 @@ class Dispatcher:
         async with self.store.transaction() as tx:
             unconfirmed = await schedules.reconcile_sending(tx, iso(now))
         if unconfirmed:
+            metrics.scheduled("any", "unconfirmed", count=unconfirmed)
             log.warning("%d scheduled message(s) were being sent when the bot stopped; "
                         "recorded as unconfirmed, not sent again", unconfirmed)
         planned = await self.plan_missing_nudges(since=None)
@@ -130,6 +133,7 @@ class Dispatcher:
             due = await schedules.due(tx, iso(now), room + len(self.pacer.queued),
                                       self.leader_prefixes)
         queued = sum(self.pacer.submit(d.id, d.chat_id, d.due_at) for d in due)
+        metrics.due_backlog(len(self.pacer.queued))
         return queued
 
     async def run_once(self) -> None:
@@ -175,6 +179,7 @@ class Dispatcher:
                 return await self._prepare(tx, row_id)
         except Exception as exc:  # a broken row must not come back every tick, nor stop others
             log.exception("scheduled row %s could not be prepared; recorded as failed", row_id)
+            metrics.error("schedule")
             async with self.store.transaction() as tx:
                 await schedules.set_status(tx, row_id, "failed", self.service.now(),
                                            expect="pending",
@@ -219,6 +224,13 @@ class Dispatcher:
                 await schedules.postpone(tx, row.id, iso(back), stamp, "paused")
                 return None
             return await self._close(tx, row, leader, "skipped", "paused")
+        if row.kind in ("nudge", "followup") and prefs.holidays:
+            moved = moved_off_holiday(parse_iso(row.due_at), zone.key)
+            if moved is not None:
+                day = parse_iso(row.due_at).astimezone(zone).date().isoformat()
+                await schedules.set_payload(tx, row.id, {**row.payload, "holiday": day}, stamp)
+                await schedules.postpone(tx, row.id, iso(moved), stamp, "public holiday")
+                return None
         quiet = quiet_end(now, zone, prefs.quiet)
         if quiet is not None:
             await schedules.postpone(tx, row.id, iso(quiet), stamp, "quiet hours")
@@ -249,6 +261,7 @@ class Dispatcher:
                      status: str, note: str) -> Prepared | None:
         """Record that a row will not be sent (so: None); a weekly nudge rolls on."""
         await schedules.set_status(tx, row.id, status, self.service.now(), note=note)
+        metrics.scheduled(row.kind, status)
         log.info("scheduled row %s (%s) %s: %s", row.id, row.kind, status, note)
         if row.kind == "nudge":
             await plan.plan_nudge(tx, leader, self.timer.now(), self._nudge_conversation(row),
@@ -275,7 +288,8 @@ class Dispatcher:
         messages = await self.service.start_in(tx, leader, row.conversation,
                                                dict(row.payload.get("context") or {}), row.thread)
         await schedules.set_status(tx, row.id, "sending", self.service.now(), expect="pending")
-        return Prepared(leader.chat_id or "", messages, leader.leader_id)
+        return Prepared(leader.chat_id or "", [*self._holiday_note(row, leader), *messages],
+                        leader.leader_id)
 
     async def _nudge(self, tx: aiosqlite.Connection, row: Row, leader: repo.Leader,
                      reminder_hours: int) -> Prepared | None:
@@ -302,7 +316,25 @@ class Dispatcher:
                                   self.config.reminder_hours)
         header = OutMessage(text=self.service.ui("sched_nudge_header", leader.language),
                             buttons=snooze_buttons(self.service, row.id, leader.language))
-        return Prepared(leader.chat_id or "", [header, *started], leader.leader_id)
+        # The holiday note follows the header (with its snooze buttons) and precedes the
+        # conversation's first question, which stays the last thing said.
+        return Prepared(leader.chat_id or "", [header, *self._holiday_note(row, leader),
+                                               *started], leader.leader_id)
+
+    def _holiday_note(self, row: Row, leader: repo.Leader) -> list[OutMessage]:
+        """Once, with the message a public holiday moved: why it comes today."""
+        moved_from = row.payload.get("holiday")
+        if not isinstance(moved_from, str):
+            return []
+        with contextlib.suppress(ValueError):
+            day = date.fromisoformat(moved_from)
+            lang = leader.language
+            name = holiday_name(day, country_of(zone_of(leader.timezone).key), lang)
+            if name:
+                text = self.service.ui("sched_holiday_moved", lang, holiday=name,
+                                       date=day_text(self.service, day, lang))
+                return [OutMessage(text=text)]
+        return []
 
     async def _reminder(self, tx: aiosqlite.Connection, row: Row, leader: repo.Leader,
                         state: DialogueState | None) -> Prepared | None:
@@ -325,12 +357,18 @@ class Dispatcher:
             if error is None:
                 await schedules.set_status(tx, row_id, "sent", stamp, expect="sending",
                                            sent_at=stamp)
+                sent = await schedules.get(tx, row_id)
+                if sent is not None:
+                    late = self.timer.now() - parse_iso(sent.due_at)
+                    metrics.scheduled(sent.kind, "sent", late.total_seconds())
                 return
             log.warning("scheduled row %s could not be delivered: %s", row_id,
                         type(error).__name__)
             await schedules.set_status(tx, row_id, "failed", stamp, expect="sending",
                                        note=f"delivery failed: {type(error).__name__}")
             row = await schedules.get(tx, row_id)
+            metrics.scheduled(row.kind if row else "any", "failed")
+            metrics.error("schedule")
             if row is None or row.kind not in ("nudge", "snooze") or not row.thread:
                 return
             # The leader never saw the reflection open: do not leave it waiting for an answer.

@@ -24,7 +24,8 @@ def prefs_of(leader: repo.Leader, reminder_hours: int) -> Prefs:
 def plan_key(leader: repo.Leader, prefs: Prefs) -> str:
     """What a weekly slot was computed from; if it changed (e.g. the time zone was set during
     onboarding, outside /settings), the slot is recomputed before sending."""
-    return f"{leader.timezone}|{prefs.nudge_day}|{prefs.nudge_time.isoformat('minutes')}"
+    key = f"{leader.timezone}|{prefs.nudge_day}|{prefs.nudge_time.isoformat('minutes')}"
+    return key if prefs.holidays else key + "|workdays-off"  # default keys stay as they were
 
 
 async def plan_nudge(tx: aiosqlite.Connection, leader: repo.Leader, now: datetime,

@@ -84,6 +84,7 @@ class Prefs:
     quiet: tuple[time, time] | None = DEFAULT_QUIET
     reminder_hours: int = DEFAULT_REMINDER_HOURS  # 0 = no reminder
     paused_until: date | None = None
+    holidays: bool = True  # move messages off public holidays (bot/schedule/holidays.py)
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any],
@@ -109,6 +110,8 @@ class Prefs:
         hours = settings.get("reminder_hours")
         if isinstance(hours, int) and 0 <= hours <= MAX_REMINDER_HOURS:
             prefs = replace(prefs, reminder_hours=hours)
+        if isinstance(settings.get("holidays"), bool):
+            prefs = replace(prefs, holidays=settings["holidays"])
         paused = settings.get("paused_until")
         if isinstance(paused, str):
             with contextlib.suppress(ValueError):

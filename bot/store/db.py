@@ -239,6 +239,23 @@ async def _enable_wal(conn: aiosqlite.Connection, attempts: int = 100) -> None:
 
 
 def _statements(sql: str) -> list[str]:
-    """Split a migration into statements (they contain no semicolons inside)."""
-    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """Split a migration into statements where SQLite itself says one is complete
+    (sqlite3.complete_statement), so a semicolon inside a string, a comment or a trigger body
+    does not cut a statement in two. Comment-only remainders are dropped."""
+    statements: list[str] = []
+    current = ""
+    pieces = sql.split(";")
+    for index, piece in enumerate(pieces):
+        current += piece if index == len(pieces) - 1 else piece + ";"
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if _has_code(current):
+        statements.append(current.strip())  # a last statement without its semicolon
+    return [s for s in statements if _has_code(s)]
+
+
+def _has_code(sql: str) -> bool:
+    """Whether SQL text holds more than whitespace, '--' comments and a lone semicolon."""
+    lines = [ln.strip() for ln in sql.splitlines()]
+    return any(ln and not ln.startswith("--") and ln != ";" for ln in lines)

@@ -50,6 +50,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
+from cachetools import TTLCache
+
 from bot.access import Cooldown
 from bot.clock import Clock, iso
 from bot.dialogue.state import OutMessage
@@ -149,7 +151,11 @@ class GroupPacer:
 
 
 class AdminCache:
-    """Whether a person is a group's admin, as the channel last said, for ADMIN_CACHE_TTL."""
+    """Whether a person is a group's admin, as the channel last said, for ADMIN_CACHE_TTL.
+
+    A cachetools.TTLCache read by the service's clock; past `size` answers the least recently
+    used goes first.
+    """
 
     def __init__(self, clock: Clock, ttl: timedelta = ADMIN_CACHE_TTL,
                  size: int = ADMIN_CACHE_SIZE) -> None:
@@ -157,25 +163,21 @@ class AdminCache:
         self.clock = clock
         self.ttl = ttl
         self.size = size
-        self._seen: dict[tuple[str, str], tuple[bool, datetime]] = {}  # insertion-ordered
+        self._seen: TTLCache[tuple[str, str], bool] = TTLCache(
+            maxsize=size, ttl=ttl.total_seconds(), timer=lambda: self.clock.now().timestamp())
 
     def __len__(self) -> int:
         """How many answers are remembered."""
+        self._seen.expire()
         return len(self._seen)
 
     def get(self, chat_id: str, user_id: str) -> bool | None:
         """The remembered answer, or None when there is none younger than the ttl."""
-        found = self._seen.get((chat_id, user_id))
-        if found is None or self.clock.now() - found[1] >= self.ttl:
-            return None
-        return found[0]
+        return self._seen.get((chat_id, user_id))
 
     def put(self, chat_id: str, user_id: str, admin: bool) -> None:
-        """Remember an answer; past the size limit the oldest answer goes."""
-        self._seen.pop((chat_id, user_id), None)  # re-inserted last: it is the newest now
-        self._seen[(chat_id, user_id)] = (admin, self.clock.now())
-        while len(self._seen) > self.size:
-            del self._seen[next(iter(self._seen))]
+        """Remember an answer (for a full ttl from now)."""
+        self._seen[(chat_id, user_id)] = admin
 
 
 class GroupLocks:

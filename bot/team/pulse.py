@@ -7,9 +7,11 @@ import logging
 from collections.abc import Callable
 from datetime import time, timedelta
 
+from bot import metrics
 from bot.clock import iso, parse_iso
 from bot.dialogue.state import Attachment, OutMessage
 from bot.numbers import small_int
+from bot.schedule.holidays import back_to_weekday, moved_off_holiday
 from bot.store import team as repo
 from bot.team import core
 from bot.team.delivery import Delivery, Mark, at_most_once, guard
@@ -54,6 +56,7 @@ class Pulses:
             await self.out.reply(chat_id, self.views.ui("team_already_open", group.language))
             return
         log.info("team pulse %d opened on request", pulse.id)
+        metrics.team_pulse("opened")
         await self.post(pulse.id)
 
     async def close_now(self, chat_id: str, lang: str) -> None:
@@ -98,6 +101,11 @@ class Pulses:
             due = parse_iso(group.next_pulse_at)
             if due > now:
                 return
+            moved = moved_off_holiday(due, group.timezone)
+            if moved is not None:  # a public holiday where the team is: the next working day
+                group.next_pulse_at = iso(moved)
+                await repo.save_group(tx, group, iso(now))
+                return
             pulse = None
             missed = now - due >= timedelta(hours=group.open_hours)
             # One pulse at a time; a pulse missed entirely while the bot was down is skipped
@@ -106,10 +114,13 @@ class Pulses:
                 pulse = await repo.create_pulse(tx, self.channel, chat_id, group.language,
                                                 iso(now),
                                                 iso(due + timedelta(hours=group.open_hours)))
-            group.next_pulse_at = iso(core.next_occurrence(cadence(group), due, now))
+            when = cadence(group)  # counted on from the day a holiday may have moved it off
+            slot = back_to_weekday(due, when.timezone, when.weekday)
+            group.next_pulse_at = iso(core.next_occurrence(when, slot, now))
             await repo.save_group(tx, group, iso(now))
         if pulse is not None:
             log.info("team pulse %d opened on schedule", pulse.id)
+            metrics.team_pulse("opened")
             await self.post(pulse.id)
 
     async def button(self, chat_id: str, user_id: str, parts: list[str], fallback: str) -> str:
@@ -211,6 +222,7 @@ class Pulses:
                     await self.out.post(pulse.chat_id, OutMessage(text="", attachments=[photo]))
             async with self.store.transaction() as tx:
                 await repo.set_pulse(tx, pulse_id, status="closed")
+            metrics.team_pulse("closed")
 
     async def tick(self, now: str) -> None:
         """Post, open, close and publish what is due in this channel, and catch up counts."""

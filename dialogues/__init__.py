@@ -1,0 +1,1 @@
+"""The conversation files, shipped as package data (see bot/content.py)."""
