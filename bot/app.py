@@ -71,7 +71,7 @@ async def build_core(settings: Settings, clock: Clock | None = None) -> Core:
     reflection.register(service, prompts)
     team_feature.register(service)
     history.register(service)
-    trend.register(service)
+    trend.register(service, prompts)
     export.register(service)
     forget.register(service, core.forget_hooks)
     # Before onboarding: the scheduling feature owns the full /settings.

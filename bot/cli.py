@@ -33,9 +33,11 @@ SOURCES_HEADER = """# Where the conversations come from
 
 Generated with `tillidsbot dialogues sources > docs/sources.md`; a test checks that it is current
 for the leader's conversations and the weekly prompts. Seeds:
-000 Vallentin 2025; 001 Bentzen, *At lede med tillid som kompas*; 002 slides on trust and
-control; 003 Eide, *Hva slags motstand kan forventes mot en tillitsreform*; 004 Væksthus for
-Ledelse, *Tillid i ledelse* (see ../shared/DOMAIN.md).
+000 Vallentin 2025; 001 Bentzen, *At lede med tillid som kompas*; 002 slides on trust,
+control, social capital and the gift economy of leadership; 003 Eide, *Hva slags motstand kan
+forventes mot en tillitsreform*; 004 Væksthus for Ledelse, *Tillid i ledelse*. The texts are in
+docs/seeds/, and tests/test_sources.py checks every source against them. A source that begins
+"Tillidsbot:" is the project's own advice or design choice, not a seed's.
 
 ## Every node that speaks, with the passage it draws on
 """

@@ -150,7 +150,7 @@ async def test_forget_leaves_no_row_about_the_leader_in_any_table(tmp_path: Path
     out = await core.service.handle_command(ALICE, "forget")
     statement = out[0].text
     assert "3 samtaler" in statement and "2 planlagte beskeder" in statement
-    assert "tillidsmåling" in statement  # says the anonymous pulse answers stay
+    assert "tillidspuls" in statement  # says the anonymous pulse answers stay (one term, issue 15)
     async with core.store.transaction() as tx:
         assert await repo.get_leader(tx, ALICE.leader_id) is not None  # nothing gone yet
     done = await core.service.handle_input(ALICE, press(out, "Ja, slet alt om mig"))

@@ -39,6 +39,8 @@ def test_prompts_interleave_levers_compass_and_misunderstandings() -> None:
     kinds = [p.kind for p in PROMPTS]
     assert kinds.count("lever") == 9 and kinds.count("compass") == 4
     assert kinds.count("misunderstanding") == 5
+    # Vallentin's four kinds of trust, the gift economy, the paradoxes, cultivate or activate.
+    assert kinds.count("perspective") == 4
     levers = [p for p in PROMPTS if p.kind == "lever"]
     assert [p.source.split(" – ")[0] for p in levers] == [
         f"004 Vigtige spørgsmål {i}" for i in range(1, 10)]

@@ -58,8 +58,8 @@ def test_no_path_with_bad_intent_schedules_anything(real_dialogues: Dialogues) -
             else:
                 assert sorted(e.params["tag"] for e in scheduled) == ["repair_level",
                                                                       "repair_talk"]
-    # Who (person, team) x severity (scratch, breach) in every language.
-    assert bad == 4 * len(real_dialogues.languages)
+    # Who (person, team, across the organisation) x severity (scratch, breach) in every language.
+    assert bad == 6 * len(real_dialogues.languages)
 
 
 def test_repair_guide_quotes_the_leader_and_schedules_two_followups(

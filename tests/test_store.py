@@ -107,7 +107,8 @@ async def test_full_delegation_stores_summary_and_followup(tmp_path: Path,
     out = await service.handle_input(WHO, press(out, "Ja"))
     out = await service.handle_input(WHO, TextInput(text="Borgerne kender deres hjælpere"))
     out = await service.handle_input(WHO, TextInput(text="Ingen ændringer uden MED-udvalget"))
-    out = await service.handle_input(WHO, press(out, "Beslutter selv inden for rammerne"))
+    within = "Beslutter selv inden for rammerne – som hverdagsdirektør"
+    out = await service.handle_input(WHO, press(out, within))
     out = await service.handle_input(WHO, TextInput(text="Jeg sparrer, men beslutter ikke"))
     out = await service.handle_input(WHO, TextInput(text="Et kort møde hver fredag"))
     out = await service.handle_input(WHO, press(out, "3"))

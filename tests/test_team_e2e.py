@@ -238,7 +238,7 @@ async def test_governance_round_on_telegram(
             assert "Fælles faglig sparring om fredagen (×2)" in text
             assert "anna_hp" not in text
             first_red = [b for b in api.buttons(vote) if b["text"].startswith("1:")]
-            assert [b["text"] for b in first_red] == ["1: Fjerne", "1: Forandre", "1: Forankre"]
+            assert [b["text"] for b in first_red] == ["1: Fjerne", "1: Forandre", "1: Leve med"]
             votes = {anna: 0, bjorn: 0, cecilie: 1, dorte: 0, emil: 2}
             for member, column in votes.items():
                 assert await team.press(member, vote, first_red[column]["callback_data"]) == ui(
@@ -249,9 +249,9 @@ async def test_governance_round_on_telegram(
                                           if "Resultatet af runden" in t],
                                  what="the leader's private result")
             final = team.group_messages()[-1]
-            assert "Fjerne 3 · Forandre 2 · Forankre 0 → Fjerne" in final["text"]
+            assert "Fjerne 3 · Forandre 2 · Leve med 0 → Fjerne" in final["text"]
             assert not api.buttons(final)
-            assert "Fjerne 3 · Forandre 2 · Forankre 0" in result[-1]
+            assert "Fjerne 3 · Forandre 2 · Leve med 0" in result[-1]
 
     # Anonymity across everything the bot produced: messages, edits, captions, toasts, logs,
     # and the database it leaves behind.

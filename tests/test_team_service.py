@@ -430,8 +430,8 @@ async def test_governance_round_merges_anonymises_and_counts_votes(world: World)
     await world.service.tick()
     final = world.gateway.out[-2]
     assert final.action == "edit" and not final.message.buttons
-    assert "Fjerne 3 · Forandre 2 · Forankre 0 → Fjerne" in final.message.text
-    assert "Fjerne 0 · Forandre 0 · Forankre 1 → Forankre" in final.message.text
+    assert "Fjerne 3 · Forandre 2 · Leve med 0 → Fjerne" in final.message.text
+    assert "Fjerne 0 · Forandre 0 · Leve med 1 → Leve med" in final.message.text
     leader = world.gateway.out[-1]
     assert leader.chat_id == ADMIN and "Resultatet af runden" in leader.message.text
     assert "Fjerne 3 · Forandre 2" in leader.message.text
@@ -442,6 +442,26 @@ async def test_governance_round_merges_anonymises_and_counts_votes(world: World)
         dump = "\n".join(db.iterdump())
     for member in MEMBERS:
         assert member not in dump
+
+
+async def test_red_is_voted_remove_change_or_live_with_and_green_is_to_be_anchored(
+        world: World) -> None:
+    # Seed 001 puts fjerne/forandre/forankre under trust-supporting governance: what obstructs
+    # is removed, changed or lived with (and made sense of, 004); what supports is anchored.
+    await _governance_round(world, {M1: [("red", "Kvartalsrapporten")],
+                                    M2: [("red", "Kvartalsrapporten"), ("green", "Morgenmødet")],
+                                    M3: [("green", "Morgenmødet")]})
+    invitation = world.gateway.in_chat(GROUP)[0].message.text
+    for verb in ("Fjerne:", "Forandre:", "Leve med:", "forankre"):
+        assert verb in invitation, verb  # each verb explained in one line before anyone votes
+    await world.service.command(GROUP, ADMIN, "governance end")
+    vote = world.gateway.in_chat(GROUP)[-1].message
+    assert [[b.label for b in row] for row in vote.buttons] == [
+        ["1: Fjerne", "1: Forandre", "1: Leve med"]]  # only the red example gets a vote
+    assert "Forankre: hvordan holder vi fast i det, og hvordan breder vi det ud?" in vote.text
+    assert "Morgenmødet" in vote.text
+    assert "leve med det og skabe mening i det" in vote.text
+    assert "forankre det?" not in vote.text  # anchoring is never a verdict on a red example
 
 
 async def test_governance_with_too_few_contributors_shows_no_examples(world: World) -> None:
@@ -737,7 +757,7 @@ async def test_a_voting_round_follows_its_group_to_the_supergroup(
     final = world.gateway.in_chat(SUPERGROUP)[-1]
     # The result replaces the vote posted again; had that post failed, it is posted instead.
     assert final.action == ("send" if repost_fails else "edit")
-    assert "Fjerne 2 · Forandre 1 · Forankre 0" in final.message.text
+    assert "Fjerne 2 · Forandre 1 · Leve med 0" in final.message.text
     assert not final.message.buttons
     assert "Resultatet af runden" in world.gateway.in_chat(ADMIN)[-1].message.text
 

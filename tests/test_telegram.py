@@ -412,7 +412,8 @@ async def test_commands_are_registered_per_language(
         commands = api.commands[("all_private_chats", lang)]
         names = [c["command"] for c in commands]
         assert names[:3] == ["start", "delegate", "repair"]
-        for name in ("reflect", "history", "settings", "language", "back", "cancel", "help"):
+        for name in ("reflect", "resistance", "history", "settings", "language", "back", "cancel",
+                     "help"):
             assert name in names
         descriptions = {c["command"]: c["description"] for c in commands}
         assert descriptions["help"] == real_dialogues.strings("command_help", lang)

@@ -113,7 +113,7 @@ def test_delegation_in_the_terminal_survives_a_kill(tmp_path: Path) -> None:
     chat.say("Vi kigger på planen sammen hver anden fredag")
     chat.expect("[5] 5")
     chat.say("2")
-    chat.expect("Tillidstrappen")
+    chat.expect("tillidstrappe")  # one workplace's example (001, "hos JAC"), not a model
     chat.say("-")  # skip the optional next step on the staircase
     chat.expect("Om to uger")
     chat.say("2")
@@ -126,6 +126,20 @@ def test_delegation_in_the_terminal_survives_a_kill(tmp_path: Path) -> None:
     assert "Ugeplanen i børnehaven" in chat.expect("Ugeplanen i børnehaven")
     chat.say("/quit")
     assert chat.proc.wait(timeout=TIMEOUT) == 0
+
+
+def test_docs_transcripts_is_current() -> None:
+    import asyncio
+
+    from tests import transcripts
+
+    current = (ROOT / "docs" / "transcripts.md").read_text(encoding="utf-8")
+    assert current == asyncio.run(transcripts.document()), (
+        "regenerate: python -m tests.transcripts > docs/transcripts.md")
+    # Every leader's conversation has its Danish transcript, the new one included.
+    for heading in ("## delegation\n", "## repair\n", "## reflection", "## resistance (",
+                    "## resistance_followup"):
+        assert heading in current, heading
 
 
 def test_language_switch_in_the_terminal(tmp_path: Path) -> None:

@@ -121,7 +121,7 @@ def test_docs_sources_lists_every_node_and_prompt(real_dialogues: Dialogues) -> 
 
     doc = (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
     mine = [d for d in real_dialogues.registry.definitions.values()
-            if d.id.startswith(("delegation", "repair", "reflection"))]
+            if d.id.startswith(("delegation", "repair", "reflection", "resistance"))]
     prompts = reflection.load_prompts(ROOT / "dialogues" / reflection.PROMPTS_FILE,
                                       real_dialogues.languages)
     rows = [*sources_table(mine).splitlines()[2:],
@@ -155,3 +155,78 @@ def in_language(data: object, lang: str) -> Iterator[str]:
     elif isinstance(data, list):
         for item in data:
             yield from in_language(item, lang)
+
+
+# ---- issue 15: dosed trust, faithful terms, natural language ----------------------------------
+# A weekly rating must ask about calibration or process, never reward "more trust" (seed 004:
+# "mere tillid eller øget autonomi [er] ikke altid den rigtige løsning") or grade character.
+MORE_IS_BETTER = re.compile(
+    r"\bhvor (meget|mye) (tillid|tillit|ansvar|plads|rom|handlerum|handlingsrom|indflydelse|"
+    r"innflytelse)\b|\bturde\b|\bturte\b|\bhow much (trust|room|responsibility|influence)\b|"
+    r"\bdare\b|\bhvor godt handle|\bhow well did you act\b|\bhvor (nærværende|til stede)\b",
+    re.IGNORECASE)
+# Words the review found translated or out of place, per language (CONTENT-REVIEW.md).
+CALQUES = {
+    "da": re.compile(r"mistillidsfuld|lærende og|lærerig|tjek-in|fået et hak|Vi tager det i ro|"
+                     r"lad samtalen finde|for at flytte noget|kan se blive holdt|"
+                     r"lyt færdigt|siger det højt fra", re.IGNORECASE),
+    "nb": re.compile(r"pulten|tar tak ved|Vi tar det i ro|La samtalen finne|for å flytte noe|"
+                     r"lærerik|fått en ripe\.|forandre", re.IGNORECASE),
+    "en": re.compile(r"sparring|(?<!')\bframes\b(?!')|leader's card|rules of the game|"
+                     r"reflected leap|overdosed|take it calmly|has to be returned|betting on trust|"
+                     r"degree of certainty", re.IGNORECASE),
+}
+
+
+def weekly_ratings(languages: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(where, wording) of every 1-5 rating the weekly reflection can ask."""
+    for item in reflection.load_prompts(ROOT / "dialogues" / reflection.PROMPTS_FILE,
+                                        languages):
+        for lang in languages:
+            yield f"{item.id} ({lang})", item.rating[lang]
+
+
+def test_no_weekly_rating_rewards_more_trust_or_grades_character(
+        real_dialogues: Dialogues) -> None:
+    ratings = list(weekly_ratings(real_dialogues.languages))
+    assert len(ratings) == 22 * 3
+    scales = [(w, t) for w, kind, t in prompts(real_dialogues) if kind == "scale"
+              and "{{" not in t]
+    for where, text in [*ratings, *scales]:
+        assert not MORE_IS_BETTER.search(text), (where, text)
+        assert OWN_PRACTICE.search(text), (where, text)
+
+
+def test_the_review_s_calques_are_gone_in_every_language() -> None:
+    for lang, calque in CALQUES.items():
+        texts: list[tuple[str, str]] = []
+        for path in sorted((ROOT / "dialogues").glob("*.yaml")):
+            texts.extend((path.name, t) for t in in_language(
+                yaml.safe_load(path.read_text("utf-8")), lang))
+        texts.extend((p.name, p.read_text(encoding="utf-8"))
+                     for p in sorted((ROOT / "templates" / lang).glob("*.j2")))
+        assert len(texts) > 100
+        for where, text in texts:
+            assert not calque.search(text), (lang, where, calque.search(text))
+
+
+def test_intentioner_is_about_the_organisations_goals_and_the_staircase_is_jacs(
+        real_dialogues: Dialogues) -> None:
+    delegation = real_dialogues.registry.get("delegation")
+    intention = delegation.nodes["intention"]
+    staircase = delegation.nodes["next_step"]
+    goals = {"da": "det, I samlet skal nå", "nb": "det dere til sammen skal oppnå",
+             "en": "what you are to achieve together"}
+    for lang in real_dialogues.languages:
+        assert goals[lang] in intention.prompt[lang]  # type: ignore[union-attr]
+        assert "JAC" in staircase.prompt[lang]  # type: ignore[union-attr]
+    values = [o.value for o in intention.options]  # type: ignore[union-attr]
+    assert values == ["yes", "partly", "no", "unknown"]  # "ved ikke" is its own answer
+
+
+def test_bentzen_is_credited_where_a_danish_leader_expects_it() -> None:
+    for item in reflection.load_prompts(ROOT / "dialogues" / reflection.PROMPTS_FILE,
+                                        ("da", "nb", "en")):
+        if item.kind in ("compass", "misunderstanding"):
+            assert "Bentzen" in item.title["da"] and "Bentzen" in item.title["nb"], item.id
+            assert "Bentzen" in item.title["en"], item.id

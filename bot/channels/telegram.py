@@ -69,8 +69,8 @@ MAX_CAPTION = 1024
 # Telegram language codes of the command menus -> the language of their wording.
 COMMAND_LANGUAGES = {"da": "da", "nb": "nb", "no": "nb", "en": "en"}
 # The leader commands in the order Telegram's menu shows them.
-LEADER_COMMANDS = ("start", "delegate", "repair", "reflect", "history", "trend", "settings",
-                   "language", "export", "forget",
+LEADER_COMMANDS = ("start", "delegate", "repair", "reflect", "resistance", "history", "trend",
+                   "settings", "language", "export", "forget",
                    "back", "cancel", "help")
 BUILTIN_COMMANDS = frozenset({"start", "menu", "help", "history", "language", "back", "cancel"})
 # Requests that put a new message in a chat: these are paced per private chat.

@@ -30,7 +30,7 @@ class ReflectionPrompt(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")
-    kind: Literal["lever", "compass", "misunderstanding"]
+    kind: Literal["lever", "compass", "misunderstanding", "perspective"]
     source: str = Field(min_length=3)
     title: dict[str, str]
     question: dict[str, str]

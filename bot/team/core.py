@@ -21,7 +21,11 @@ from zoneinfo import ZoneInfo
 MIN_RESPONDENTS = 3
 TRUST_VALUES: tuple[int, ...] = (1, 2, 3, 4, 5)
 MEANING_VALUES: tuple[str, ...] = ("yes", "partly", "no")
-VOTE_VALUES: tuple[str, ...] = ("remove", "change", "anchor")  # fjerne, forandre, forankre
+# Red (obstructive) governance is voted fjerne / forandre / leve med (og skabe mening i): seeds
+# 001 and 004. The third is stored as 'anchor', the value team_gov_votes' CHECK allows (renaming
+# it needs a migration); its wording (team_vote_anchor) is "Leve med". Green governance is not
+# voted on: it is to be anchored (forankre), asked as a question in team_gov_vote.j2.
+VOTE_VALUES: tuple[str, ...] = ("remove", "change", "anchor")
 COLOURS: tuple[str, ...] = ("red", "green")
 CADENCES: dict[str, int] = {"weekly": 1, "biweekly": 2}  # weeks between pulses
 EXAMPLE_LIMIT = 400  # characters kept of one governance example
