@@ -25,6 +25,7 @@ from bot.dialogue.state import Attachment, OutMessage
 from bot.features.common import LOCALES, day_text, local
 from bot.features.reflection import ReflectionPrompt
 from bot.service import BotService, Request
+from bot.store import repo
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -84,12 +85,14 @@ async def reflections(request: Request,
     ) as cur:
         threads = list(await cur.fetchall())
     async with request.tx.execute(
-        "SELECT a.thread, a.name, a.value FROM answers a WHERE a.leader_id = ? "
+        "SELECT a.thread, a.name, a.value, a.id FROM answers a WHERE a.leader_id = ? "
         "AND a.conversation = ? AND a.name IN (?, ?) AND a.id = (SELECT max(b.id) FROM answers b "
         "WHERE b.thread = a.thread AND b.name = a.name)",
         (leader, RATING_CONVERSATION, RATING_ANSWER, WORDS_ANSWER),
     ) as cur:
-        answers = {(row[0], row[1]): row[2] for row in await cur.fetchall()}
+        # Sealed at rest: each value opened with the leader's key (None once it is erased).
+        answers = {(row[0], row[1]): repo.answer_value(request.tx, leader, row[3], row[2])
+                   for row in await cur.fetchall()}
     points = []
     for thread, finished, prompt_id in threads:
         day = local(str(finished), request.leader).date()
