@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiosqlite
 from pydantic import ValidationError
@@ -29,6 +28,7 @@ from bot.dialogue.state import (
     OutMessage,
     StepResult,
 )
+from bot.locale import LANGUAGE_CODES, language_for, zone_of  # noqa: F401 - re-exported
 from bot.store import repo
 from bot.store.db import Store
 
@@ -39,15 +39,6 @@ DEFAULT_FOLLOWUP_TIME = time(9, 0)
 # The least time between a conversation and the follow-up it asked for on the same day.
 SAME_DAY_FOLLOWUP_DELAY = timedelta(hours=3)
 
-# Telegram language codes -> our languages; anything else falls back to Danish.
-LANGUAGE_CODES = {"da": "da", "nb": "nb", "no": "nb", "nn": "nb", "en": "en"}
-
-
-def language_for(code: str | None, supported: tuple[str, ...]) -> str:
-    """Map a platform language code (e.g. 'nb-NO') to a supported language."""
-    base = (code or "").split("-")[0].lower()
-    lang = LANGUAGE_CODES.get(base, "da")
-    return lang if lang in supported else supported[0]
 
 
 @dataclass(frozen=True)
@@ -501,10 +492,5 @@ class BotService:
         return OutMessage(text=self.ui("choose_language", lang), kind="prompt", buttons=rows)
 
 
-def _zone(name: str) -> ZoneInfo:
-    """A time zone by IANA name, falling back to Copenhagen for bad stored values."""
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo(repo.DEFAULT_TIMEZONE)
+_zone = zone_of
 

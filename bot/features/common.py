@@ -9,19 +9,14 @@ from babel.dates import format_date, format_time
 
 from bot.clock import parse_iso
 from bot.dialogue.render import pick
+from bot.locale import babel_locale, zone_of
 from bot.service import BotService
 from bot.store import repo
-
-# Babel locales for our languages (Norwegian Bokmål is 'nb').
-LOCALES = {"da": "da_DK", "nb": "nb_NO", "en": "en_GB"}
 
 
 def zone(leader: repo.Leader) -> ZoneInfo:
     """The leader's time zone, falling back to the default for a bad stored value."""
-    try:
-        return ZoneInfo(leader.timezone)
-    except (KeyError, ValueError):
-        return ZoneInfo(repo.DEFAULT_TIMEZONE)
+    return zone_of(leader.timezone)
 
 
 def local(stored: str, leader: repo.Leader) -> datetime:
@@ -31,13 +26,13 @@ def local(stored: str, leader: repo.Leader) -> datetime:
 
 def day_text(day: date, lang: str) -> str:
     """A date as people write it in the language (e.g. '23. nov. 2026')."""
-    return format_date(day, format="medium", locale=LOCALES.get(lang, "da_DK"))
+    return format_date(day, format="medium", locale=babel_locale(lang))
 
 
 def when_text(stored: str, leader: repo.Leader, lang: str) -> str:
     """A stored instant as local date and time (to the minute) in the language."""
     moment = local(stored, leader)
-    locale = LOCALES.get(lang, "da_DK")
+    locale = babel_locale(lang)
     return (f"{format_date(moment.date(), format='medium', locale=locale)} "
             f"{format_time(moment, format='short', locale=locale)}")
 

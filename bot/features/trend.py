@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 from babel.dates import format_date
 
 from bot.dialogue.state import Attachment, OutMessage
-from bot.features.common import LOCALES, day_text, local
+from bot.features.common import day_text, local
 from bot.features.reflection import ReflectionPrompt
+from bot.locale import babel_locale
 from bot.service import BotService, Request
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ def draw(series: dict[str, list[tuple[date, float]]], all_weeks: Sequence[date],
     panels = max(1, len(series))
     axes_list = figure.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
     index = {week: i for i, week in enumerate(all_weeks)}
-    locale = LOCALES.get(lang, "da_DK")
+    locale = babel_locale(lang)
     for axes, (kind, values) in zip(axes_list, series.items(), strict=False):
         xs = [index[week] for week, _ in values]
         axes.scatter(xs, [v for _, v in values], s=60, color=COLOURS[kind], zorder=3)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from babel.dates import format_date
 
 from bot.dialogue.state import Button
+from bot.locale import babel_locale
 from bot.schedule.times import hhmm, zone_of
 
 if TYPE_CHECKING:
@@ -15,17 +16,7 @@ if TYPE_CHECKING:
     from bot.store.repo import Leader
 
 SNOOZE_PREFIX = "sz"
-LOCALES = {"da": "da_DK", "nb": "nb_NO", "en": "en_GB"}
-
-
-def locale_of(lang: str) -> str:
-    """The Babel locale for one of our languages."""
-    return LOCALES.get(lang, "da_DK")
-
-
-def weekday_name(day: int, lang: str) -> str:
-    """'mandag', 'Monday' ... for 0..6 (Monday first), from CLDR via Babel."""
-    return format_date(date(2024, 1, 1) + timedelta(days=day), "EEEE", locale=locale_of(lang))
+locale_of = babel_locale
 
 
 # A date this many days or more from today also names its year: "29. november" said on
