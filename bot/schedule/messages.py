@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from babel.dates import format_date
@@ -45,11 +45,6 @@ def when_text(service: BotService, instant: datetime, leader: Leader, now: datet
         return service.ui("sched_when_tomorrow", lang, time=at)
     return service.ui("sched_when_date", lang, date=day_text(service, local.date(), lang, today),
                       time=at)
-
-
-def clock_text(value: time) -> str:
-    """A wall-clock time as 'HH:MM'."""
-    return hhmm(value)
 
 
 def snooze_buttons(service: BotService, row_id: int, lang: str) -> list[list[Button]]:

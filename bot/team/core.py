@@ -103,11 +103,6 @@ class PulseResult:
         return self.respondents >= self.minimum
 
     @property
-    def trust_answers(self) -> int:
-        """How many answered the trust question (0 when hidden)."""
-        return sum(self.trust.values()) if self.trust else 0
-
-    @property
     def meaning_answers(self) -> int:
         """How many answered the governance question (0 when hidden)."""
         return sum(self.meaning.values()) if self.meaning else 0
