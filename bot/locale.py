@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import get_day_names, get_month_names
+from babel.dates import format_date, get_day_names, get_month_names
 
 LANGUAGES: tuple[str, ...] = ("da", "nb", "en")
 # Platform language codes (by their base, 'nb-NO' -> 'nb') -> our languages. Nynorsk and the
@@ -45,6 +45,12 @@ def weekday_name(day: int, lang: str,
 def month_name(month: int, lang: str, width: Literal["abbreviated", "wide"] = "wide") -> str:
     """'januar', 'January' ... for 1..12, from CLDR via Babel."""
     return str(get_month_names(width, context="format", locale=babel_locale(lang))[month])
+
+
+def day_text(day: date, lang: str, pattern: str = "medium") -> str:
+    """A date as the language writes it: a Babel format ('medium': '23. nov. 2026') or a CLDR
+    pattern ('EEEE d. MMMM')."""
+    return format_date(day, pattern, locale=babel_locale(lang))
 
 
 def is_zone(name: str | None) -> bool:

@@ -59,3 +59,10 @@ def test_a_time_in_the_spring_gap_lands_after_it() -> None:
     cph = ZoneInfo("Europe/Copenhagen")
     assert locale.local_instant(datetime(2026, 3, 29).date(), time(2, 30), cph) == datetime(
         2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 summer time
+
+
+def test_day_text_in_a_format_or_a_pattern() -> None:
+    day = datetime(2026, 11, 30).date()
+    assert locale.day_text(day, "da") == "30. nov. 2026"
+    assert locale.day_text(day, "en", "EEEE d MMMM") == "Monday 30 November"
+    assert locale.day_text(day, "nb", "EEEE d. MMMM") == "mandag 30. november"

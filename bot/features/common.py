@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 
 from bot.clock import parse_iso
 from bot.dialogue.render import pick
-from bot.locale import babel_locale, zone_of
+from bot.locale import babel_locale, day_text, zone_of  # noqa: F401 - day_text re-exported
 from bot.service import BotService
 from bot.store import repo
 
@@ -22,11 +22,6 @@ def zone(leader: repo.Leader) -> ZoneInfo:
 def local(stored: str, leader: repo.Leader) -> datetime:
     """A stored UTC instant in the leader's time zone."""
     return parse_iso(stored).astimezone(zone(leader))
-
-
-def day_text(day: date, lang: str) -> str:
-    """A date as people write it in the language (e.g. '23. nov. 2026')."""
-    return format_date(day, format="medium", locale=babel_locale(lang))
 
 
 def when_text(stored: str, leader: repo.Leader, lang: str) -> str:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from babel.dates import format_date
-
 from bot.dialogue.state import Button
-from bot.locale import babel_locale
+from bot.locale import day_text as locale_day_text
 from bot.schedule.times import hhmm, zone_of
 
 if TYPE_CHECKING:
@@ -16,7 +14,6 @@ if TYPE_CHECKING:
     from bot.store.repo import Leader
 
 SNOOZE_PREFIX = "sz"
-locale_of = babel_locale
 
 
 # A date this many days or more from today also names its year: "29. november" said on
@@ -29,7 +26,7 @@ def day_text(service: BotService, day: date, lang: str, today: date | None = Non
     when it is far from today ('mandag den 29. november 2027')."""
     far = today is not None and abs((day - today).days) >= YEAR_SHOWN_FROM_DAYS
     key = "sched_date_year_format" if far else "sched_date_format"
-    return format_date(day, service.ui(key, lang), locale=locale_of(lang))
+    return locale_day_text(day, lang, service.ui(key, lang))
 
 
 def when_text(service: BotService, instant: datetime, leader: Leader, now: datetime) -> str:
