@@ -64,7 +64,7 @@ async def build_core(settings: Settings, clock: Clock | None = None) -> Core:
     dialogues = load_dialogues(settings.dialogues_dir, settings.templates_dir)
     prompts = reflection.load_prompts(settings.dialogues_dir / reflection.PROMPTS_FILE,
                                       dialogues.languages)
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database_path, settings.master_key)
     used_clock = clock or SystemClock()
     service = BotService(store, dialogues, used_clock)
     core = Core(settings, store, dialogues, service, used_clock)

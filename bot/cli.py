@@ -87,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
                        ("grant", "let a leader in again, whatever the list or invites say")):
         action = asub.add_parser(verb, help=text)
         action.add_argument("--user", required=True, help="leader id, e.g. tg:123456 (or 123456)")
+    keys = sub.add_parser("keys", help="the key store that encrypts what leaders wrote")
+    ksub = keys.add_subparsers(dest="keys_command", required=True)
+    kbackup = ksub.add_parser("backup", help="copy the key store (keep it apart from the "
+                                             "database backups)")
+    kbackup.add_argument("path", type=Path)
+    ksub.add_parser("rotate", help="seal the key store under a new master key "
+                                   "(TILLIDSBOT_NEW_MASTER_KEY, or a new generated key file)")
     health = sub.add_parser("health", help="is the bot running and on time? exit 0 if so, 1 if not")
     health.add_argument("--json", action="store_true", help="the figures as JSON")
     health.add_argument("--quiet", action="store_true", help="print only problems")
@@ -288,7 +295,7 @@ async def access_command(settings: Settings, verb: str, user: str) -> int:
 
     leader_id = identity.resolve(user)
     via = tgrepo.REVOKED if verb == "revoke" else tgrepo.GRANTED
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database_path, settings.master_key)
     try:
         async with store.transaction() as tx:
             found = await tgrepo.set_admission(tx, leader_id, via, iso(SystemClock().now()))
@@ -302,6 +309,22 @@ async def access_command(settings: Settings, verb: str, user: str) -> int:
               "(tillidsbot export / forget)")
     else:
         print(f"{leader_id}: access open again; the weekly reflection is planned anew")
+    return 0
+
+
+def keys_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Back up the key store, or seal it under a new master key."""
+    from bot.store import crypto
+
+    if args.keys_command == "backup":
+        ring = crypto.open_keyring(settings.database_path, settings.master_key, create=False)
+        written = ring.write_to(args.path)
+        print(f"key store written to {written} ({ring.count()} data keys); it opens only "
+              "with the master key, which is not in it: keep both apart from the database "
+              "backups")
+        return 0
+    print(crypto.rotate(settings.database_path, settings.master_key,
+                        os.environ.get("TILLIDSBOT_NEW_MASTER_KEY") or None))
     return 0
 
 
@@ -335,7 +358,7 @@ async def invite_command(settings: Settings, args: argparse.Namespace) -> int:
         print("--uses must be at least 1", file=sys.stderr)
         return 2
     now = iso(SystemClock().now())
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database_path, settings.master_key)
     try:
         async with store.transaction() as tx:
             if args.invite_command == "create":
@@ -397,6 +420,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return asyncio.run(invite_command(settings, args))
     if args.command == "access":
         return asyncio.run(access_command(settings, args.access_command, args.user))
+    if args.command == "keys":
+        return keys_command(settings, args)
     if args.command == "health":  # also before the app: it runs every minute in a container
         return health_command(settings, args.json, args.quiet)
     if args.command == "restore":  # before the app: opening the store would migrate the file

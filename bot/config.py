@@ -30,6 +30,7 @@ ENV_NAMES = {
     "templates_dir": "TILLIDSBOT_TEMPLATES",
     "log_level": "LOG_LEVEL",
     "team_salt": "TILLIDSBOT_TEAM_SALT",
+    "master_key": "TILLIDSBOT_MASTER_KEY",
     "team_tick_seconds": "TILLIDSBOT_TEAM_TICK_SECONDS",
     "retention_days": "RETENTION_DAYS",
     "telegram_api_base_url": "TELEGRAM_API_BASE_URL",
@@ -81,6 +82,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Keys the hashes of team members' ids (see bot/team/secret.py); never logged or exported.
     team_salt: str | None = Field(default=None, repr=False)
+    # Seals the key store of leaders' data keys (bot/store/crypto.py); unset: a generated file.
+    master_key: str | None = Field(default=None, repr=False)
     team_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
     retention_days: int | None = Field(default=None, gt=0)  # unset: keep history
     # Telegram: a self-hosted Bot API server (or the tests' stand-in) instead of api.telegram.org.

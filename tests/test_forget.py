@@ -346,12 +346,28 @@ async def test_forgotten_words_are_gone_from_the_files_on_disk_too(tmp_path: Pat
             await seed_thread(tx, who.leader_id, thread, "delegation", NOW,
                               headline=words, summary=words, answers={"task": words})
     db = tmp_path / "bot.db"
-    assert alice_words.encode() in _raw_bytes(db)  # the scan sees stored words
+
+    def stored(leader_id: str) -> list[bytes]:
+        """The leader's cells as they sit in the file (sealed: their bytes are the words)."""
+        conn = sqlite3.connect(db)
+        try:
+            return [bytes(r[0]) for r in conn.execute(
+                "SELECT value FROM answers WHERE leader_id = ? UNION ALL SELECT summary FROM "
+                "threads WHERE leader_id = ? UNION ALL SELECT headline FROM threads WHERE "
+                "leader_id = ?", (leader_id,) * 3)]
+        finally:
+            conn.close()
+
+    alice_cells, bob_cells = stored(ALICE.leader_id), stored(BOB.leader_id)
+    assert len(alice_cells) == 3 and all(c in _raw_bytes(db) for c in alice_cells)  # seen
+    assert alice_words.encode() not in _raw_bytes(db)  # encrypted at rest, before and after
     out = await core.service.handle_command(ALICE, "forget")
     await core.service.handle_input(ALICE, press(out, "Ja, slet alt om mig"))
     # Deleted rows leave no copy behind: not in freed pages, not in old log frames.
+    assert not any(c in _raw_bytes(db) for c in alice_cells)
+    assert all(c in _raw_bytes(db) for c in bob_cells)
     assert alice_words.encode() not in _raw_bytes(db)
-    assert bob_words.encode() in _raw_bytes(db)
+    assert bob_words.encode() not in _raw_bytes(db)
     await core.close()
 
 

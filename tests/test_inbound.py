@@ -20,6 +20,7 @@ from bot.app import Core
 from bot.dialogue.state import OutMessage
 from bot.inbound import Inbound, InEvent, Reply
 from bot.service import Request
+from bot.store import crypto
 from bot.store import telegram as admission
 from tests.history_helpers import make_core
 
@@ -99,9 +100,14 @@ def step(core: Core) -> int | None:
     """The leader's stored dialogue step."""
     import json
 
-    found = rows(core, "SELECT state FROM sessions WHERE leader_id = ?",
-                 (identity.leader_id(CHANNEL, USER),))
-    return None if not found or found[0][0] is None else int(json.loads(found[0][0])["step"])
+    leader_id = identity.leader_id(CHANNEL, USER)
+    found = rows(core, "SELECT state FROM sessions WHERE leader_id = ?", (leader_id,))
+    if not found or found[0][0] is None:
+        return None
+    # Sealed at rest: opened with the core's own keyring, as the store does.
+    state = crypto.open_stored(core.store.keys, "sessions", "state", {"leader_id": leader_id},
+                               found[0][0])
+    return None if state is None else int(json.loads(state)["step"])
 
 
 async def test_a_new_leader_is_onboarded_once_and_keeps_their_reference(tmp_path: Path) -> None:

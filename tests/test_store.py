@@ -12,8 +12,8 @@ from bot.clock import ManualClock
 from bot.dialogue import Dialogues
 from bot.dialogue.state import ButtonInput, OutMessage, TextInput
 from bot.service import BotService, Who, language_for
-from bot.store import repo
-from bot.store.db import Store, migrations
+from bot.store import crypto, repo
+from bot.store.db import Store, latest_migration
 
 WHO = Who(leader_id="tg:42", chat_id="42", language_code="da")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -33,13 +33,13 @@ async def test_migrations_from_empty_file(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "bot.db")
     await store.close()
     conn = sqlite3.connect(tmp_path / "bot.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(migrations())
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == latest_migration()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"leaders", "sessions", "threads", "answers", "schedules"} <= tables
     conn.close()
     again = await Store.open(tmp_path / "bot.db")  # re-opening applies nothing twice
-    assert await again.migrate() == len(migrations())
+    assert await again.migrate() == latest_migration()
     await again.close()
 
 
@@ -72,11 +72,16 @@ async def test_answers_are_committed_before_the_reply(tmp_path: Path,
     await service.handle_input(WHO, TextInput(text="Budgetopfølgning til teamet"))
     # A second, independent connection sees the answer and the new state already.
     conn = sqlite3.connect(tmp_path / "bot.db")
-    value = conn.execute("SELECT value FROM answers WHERE name='task'").fetchone()[0]
-    assert value == '"Budgetopfølgning til teamet"'
-    state = conn.execute("SELECT state FROM sessions WHERE leader_id='tg:42'").fetchone()[0]
-    assert '"node":"purpose"' in state
+    answer_id, sealed = conn.execute("SELECT id, value FROM answers WHERE name='task'").fetchone()
+    stored = conn.execute("SELECT state FROM sessions WHERE leader_id='tg:42'").fetchone()[0]
     conn.close()
+    # Both are sealed at rest: opened with the key store file, not through this connection.
+    ring = crypto.open_keyring(tmp_path / "bot.db", create=False)
+    value = crypto.open_stored(ring, "answers", "value", {"leader_id": "tg:42", "id": answer_id},
+                               sealed)
+    assert value == '"Budgetopfølgning til teamet"'
+    state = crypto.open_stored(ring, "sessions", "state", {"leader_id": "tg:42"}, stored)
+    assert state is not None and '"node":"purpose"' in state
     await service.store.close()
 
 

@@ -31,7 +31,15 @@ from bot.store import inbound as inbound_repo
 from bot.store import telegram as tgrepo
 from bot.store.db import Store
 from tests.botapi_standin import BotApiStandIn
-from tests.tgkit import InProcessBot, Phone, query, until, update_status, walk
+from tests.tgkit import (
+    InProcessBot,
+    Phone,
+    answer_values,
+    query,
+    until,
+    update_status,
+    walk,
+)
 
 NOW = "2026-11-23T08:00:00+00:00"
 
@@ -262,8 +270,8 @@ async def test_a_repeated_update_id_is_processed_once(
         await until(lambda: not api.pending, what="every copy to be fetched")
         await phone.say("/help")  # same chat, so handled after both second copies
     assert phone.step() == (step or 0) + 1
-    stored = query(db, "SELECT COUNT(*) FROM answers WHERE value LIKE '%kun må tælle%'")
-    assert stored == [(1,)]
+    stored = [v for v in answer_values(db) if "kun må tælle" in v]  # sealed: opened first
+    assert len(stored) == 1
     assert sum("/ukendt42" in t for t in api.sent_texts(1001)) == 1
 
 
@@ -377,7 +385,8 @@ async def test_non_text_updates_get_a_short_reply_and_change_nothing(
         assert texts[:5] == [ui("tg_unsupported", "da")] * 4 + [ui("tg_edited", "da")]
         assert texts[-1] == question
     assert not [c for c in api.calls if c.params.get("chat_id") == -100777]
-    assert query(db, "SELECT COUNT(*) FROM answers WHERE value LIKE '%helt andet%'") == [(0,)]
+    values = answer_values(db)  # sealed at rest: opened with the bot's key store
+    assert values and not [v for v in values if "helt andet" in v]
 
 
 async def test_leader_text_is_sent_back_as_plain_text(

@@ -23,6 +23,7 @@ from bot.app import run_telegram
 from bot.clock import Clock
 from bot.config import load_settings
 from bot.dialogue import Dialogues
+from bot.store import crypto
 from tests.botapi_standin import BotApiStandIn, User
 from tests.conftest import ROOT
 
@@ -66,7 +67,23 @@ def update_status(db: Path, update_id: int) -> str | None:
 def session_state(db: Path, leader_id: str) -> dict[str, Any] | None:
     """A leader's stored conversation state."""
     rows = query(db, "SELECT state FROM sessions WHERE leader_id = ?", (leader_id,))
-    return json.loads(rows[0][0]) if rows else None
+    if not rows:
+        return None
+    # Sealed at rest: opened with the bot's own key store, as the store does.
+    text = crypto.open_stored(crypto.open_keyring(db, create=False), "sessions", "state",
+                              {"leader_id": leader_id}, rows[0][0])
+    return None if text is None else dict(json.loads(text))
+
+
+def answer_values(db: Path) -> list[str]:
+    """Every stored answer's JSON text, opened with the bot's own key store."""
+    rows = query(db, "SELECT id, leader_id, value FROM answers ORDER BY id")
+    if not rows:
+        return []
+    ring = crypto.open_keyring(db, create=False)
+    found = [crypto.open_stored(ring, "answers", "value", {"id": r[0], "leader_id": r[1]}, r[2])
+             for r in rows]
+    return [v for v in found if v is not None]
 
 
 def env_for(api: BotApiStandIn, db: Path, **extra: str) -> dict[str, str]:

@@ -57,6 +57,7 @@ async def collect(tx: aiosqlite.Connection, service: BotService,
              "node": r["node"], "name": r["name"], "value": json.loads(r["value"]),
              "at": r["created_at"]}
             for r in sorted(rows.get("answers", []), key=lambda r: r["id"])
+            if r["value"] is not None  # None: sealed under a key that was erased
         ],
         "schedules": [
             {**{k: v for k, v in r.items() if k not in ("leader_id", "payload")},

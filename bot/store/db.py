@@ -13,6 +13,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.private_files import create_private, private_dir
+from bot.store import crypto
 
 log = logging.getLogger(__name__)
 
@@ -34,25 +35,38 @@ def migrations() -> list[tuple[int, str]]:
             found.append((int(name[:4]), entry.read_text(encoding="utf-8")))
     found.sort()
     numbers = [n for n, _ in found]
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {numbers}")
+    # Numbers are handed out to features ahead of time, so a gap may stay open for a while;
+    # two files with one number would be applied in an arbitrary order.
+    if len(set(numbers)) != len(numbers) or (numbers and numbers[0] != 1):
+        raise RuntimeError(f"migrations must be numbered from 1 without repeats, found {numbers}")
     return found
+
+
+def latest_migration() -> int:
+    """The schema version a fully migrated database records."""
+    found = migrations()
+    return found[-1][0] if found else 0
 
 
 class Store:
     """Owns the connection; every write goes through transaction()."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: Path,
+                 keys: crypto.Keyring | None = None) -> None:
         """Wrap an open connection (use Store.open)."""
         self.conn = conn
         self.path = path
+        self.keys = keys or crypto.memory_keyring()
+        crypto.attach(conn, self.keys)
         self._lock = asyncio.Lock()
         self._scrub = False
         self._reader: aiosqlite.Connection | None = None
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
-        """Open (creating if needed) and migrate the database."""
+    async def open(cls, path: Path | str, master_key: str | None = None,
+                   key_store: Path | None = None) -> Store:
+        """Open (creating if needed) and migrate the database, with its key store (default
+        beside it, under TILLIDSBOT_MASTER_KEY or the generated key file)."""
         db_path = Path(path)
         if str(db_path) != ":memory:":
             await asyncio.to_thread(_prepare_path, db_path)
@@ -68,6 +82,7 @@ class Store:
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA synchronous=NORMAL")
             await store.migrate()
+            await store._open_keys(master_key, key_store)
         except BaseException as exc:
             await conn.close()  # an open connection's thread would keep the process alive
             if isinstance(exc, sqlite3.DatabaseError):
@@ -120,6 +135,17 @@ class Store:
             raise
         return number
 
+    async def _open_keys(self, master_key: str | None, key_store: Path | None) -> None:
+        """Load the key store, check it belongs here, and seal text from older versions."""
+        async with self.conn.execute("SELECT count(*) FROM crypto_state") as cur:
+            row = await cur.fetchone()
+        bound = bool(row and row[0])  # a database that has keys refuses to get new ones
+        self.keys = await asyncio.to_thread(crypto.open_keyring, self.path, master_key,
+                                            key_store, not bound)
+        crypto.attach(self.conn, self.keys)
+        await crypto.bind(self.conn, self.keys, self.path)
+        await crypto.seal_existing(self.conn)
+
     async def _user_version(self) -> int:
         """The schema version recorded in the file."""
         async with self.conn.execute("PRAGMA user_version") as cur:
@@ -136,8 +162,11 @@ class Store:
             except BaseException:
                 self._scrub = False
                 await self.conn.execute("ROLLBACK")
+                self.keys.rolled_back()
                 raise
             await self.conn.execute("COMMIT")
+            # After the commit: keys of erased rows go only once the rows are surely gone.
+            self.keys.committed()
             if self._scrub:
                 self._scrub = False
                 await self._checkpoint_and_truncate()
@@ -155,6 +184,7 @@ class Store:
             reader = await aiosqlite.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
                                              isolation_level=None)
             reader.row_factory = aiosqlite.Row
+            crypto.attach(reader, self.keys)  # sealed cells open on either connection
             await reader.execute("PRAGMA busy_timeout=5000")
             if self._reader is None:
                 self._reader = reader

@@ -27,6 +27,7 @@ import aiosqlite
 
 from bot import identity
 from bot.clock import iso
+from bot.store import crypto
 
 LEADERS = "leaders"
 THREADS = "threads"
@@ -223,8 +224,10 @@ async def leader_rows(conn: aiosqlite.Connection,
             continue
         async with conn.execute(f"SELECT * FROM {_q(info.name)} WHERE {where}", params) as cur:
             rows = await cur.fetchall()
-        if rows:
-            found[info.name] = [dict(zip(info.columns, tuple(r), strict=False)) for r in rows]
+        if rows:  # sealed cells opened: this is what export shows the leader
+            found[info.name] = [crypto.open_row(conn, info.name,
+                                                dict(zip(info.columns, tuple(r), strict=False)))
+                                for r in rows]
     return found
 
 
@@ -232,10 +235,13 @@ async def erase_leader(conn: aiosqlite.Connection, leader_id: str) -> dict[str, 
     """Delete every row about the leader in every table; return rows deleted per table.
 
     Runs inside the caller's transaction. Rows are chosen first and deleted afterwards, with
-    foreign keys checked at commit, so the order of tables does not matter.
+    foreign keys checked at commit, so the order of tables does not matter. The leader's data
+    key leaves the key store when the transaction commits, so the rows in every earlier
+    database backup can no longer be read either.
     """
     schema = await tables(conn)
     who = await subject(conn, leader_id)
+    await crypto.keyring(conn).doom(conn, crypto.leader_owner(leader_id))
     await conn.execute("PRAGMA defer_foreign_keys = ON")
     await conn.execute("PRAGMA secure_delete = ON")  # overwrite freed pages, not just unlink
     chosen: dict[str, list[int]] = {}

@@ -7,6 +7,8 @@ from typing import Any
 
 import aiosqlite
 
+from bot.store import repo
+
 
 async def shown_prompts(conn: aiosqlite.Connection, leader_id: str) -> list[str]:
     """The prompt ids a leader has been shown, oldest first."""
@@ -42,11 +44,13 @@ async def finished_threads(conn: aiosqlite.Connection, leader_id: str,
 
 async def latest_answers(conn: aiosqlite.Connection, leader_id: str, conversation: str,
                          first: str, second: str) -> dict[tuple[Any, Any], Any]:
-    """The latest value of two named answers per thread, keyed by (thread, name)."""
+    """The latest value of two named answers per thread, keyed by (thread, name), each opened
+    with the leader's key (sealed at rest; None once it is erased)."""
     async with conn.execute(
-        "SELECT a.thread, a.name, a.value FROM answers a WHERE a.leader_id = ? "
+        "SELECT a.thread, a.name, a.value, a.id FROM answers a WHERE a.leader_id = ? "
         "AND a.conversation = ? AND a.name IN (?, ?) AND a.id = (SELECT max(b.id) FROM answers b "
         "WHERE b.thread = a.thread AND b.name = a.name)",
         (leader_id, conversation, first, second),
     ) as cur:
-        return {(row[0], row[1]): row[2] for row in await cur.fetchall()}
+        return {(row[0], row[1]): repo.answer_value(conn, leader_id, row[3], row[2])
+                for row in await cur.fetchall()}

@@ -8,6 +8,8 @@ from typing import Any
 
 import aiosqlite
 
+from bot.store import crypto, schedules
+
 DEFAULT_TIMEZONE = "Europe/Copenhagen"
 
 
@@ -81,7 +83,10 @@ async def load_session(conn: aiosqlite.Connection, leader_id: str) -> str | None
     """The JSON state of a leader's active conversation, if any."""
     async with conn.execute("SELECT state FROM sessions WHERE leader_id = ?", (leader_id,)) as cur:
         row = await cur.fetchone()
-    return None if row is None else str(row[0])
+    if row is None:
+        return None
+    # None also when the leader's key was erased (an old backup): nothing to resume.
+    return crypto.open_cell(conn, "sessions", "state", {"leader_id": leader_id}, row[0])
 
 
 async def save_session(conn: aiosqlite.Connection, leader_id: str, state: str | None,
@@ -94,7 +99,8 @@ async def save_session(conn: aiosqlite.Connection, leader_id: str, state: str | 
         "INSERT INTO sessions (leader_id, state, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT(leader_id) DO UPDATE SET state = excluded.state, "
         "updated_at = excluded.updated_at",
-        (leader_id, state, now),
+        (leader_id,
+         await crypto.seal_cell(conn, "sessions", "state", {"leader_id": leader_id}, state), now),
     )
 
 
@@ -121,11 +127,19 @@ async def end_thread(conn: aiosqlite.Connection, thread: str, status: str, now: 
 async def set_summary(conn: aiosqlite.Connection, thread: str, summary: str,
                       headline: str) -> None:
     """Attach a rendered summary to a thread; later ones (an agreement draft) are appended."""
+    async with conn.execute("SELECT leader_id, summary, headline FROM threads WHERE thread = ?",
+                            (thread,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return
+    key = {"leader_id": row[0], "thread": thread}
+    before = crypto.open_cell(conn, "threads", "summary", key, row[1]) or ""
+    kept = crypto.open_cell(conn, "threads", "headline", key, row[2]) or ""
+    text = summary if not before else f"{before}\n\n{summary}"
     await conn.execute(
-        "UPDATE threads SET summary = CASE WHEN COALESCE(summary, '') = '' THEN ? "
-        "ELSE summary || char(10) || char(10) || ? END, "
-        "headline = COALESCE(NULLIF(headline, ''), ?) WHERE thread = ?",
-        (summary, summary, headline, thread))
+        "UPDATE threads SET summary = ?, headline = ? WHERE thread = ?",
+        (await crypto.seal_cell(conn, "threads", "summary", key, text),
+         await crypto.seal_cell(conn, "threads", "headline", key, kept or headline), thread))
 
 
 async def add_answer(
@@ -133,25 +147,49 @@ async def add_answer(
     name: str, value: Any, now: str,
 ) -> None:
     """Append one answer to the history."""
-    await conn.execute(
+    # The row id is part of the sealed value's associated data, so the row comes first.
+    cur = await conn.execute(
         "INSERT INTO answers (leader_id, thread, conversation, node, name, value, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (leader_id, thread, conversation, node, name, json.dumps(value, ensure_ascii=False), now),
+        "VALUES (?, ?, ?, ?, ?, x'', ?)",
+        (leader_id, thread, conversation, node, name, now),
     )
+    key = {"leader_id": leader_id, "id": cur.lastrowid}
+    await conn.execute("UPDATE answers SET value = ? WHERE id = ?", (
+        await crypto.seal_cell(conn, "answers", "value", key,
+                               json.dumps(value, ensure_ascii=False)),
+        cur.lastrowid))
 
 
 async def answers_of(conn: aiosqlite.Connection, leader_id: str) -> list[dict[str, Any]]:
     """Every answer a leader gave, oldest first."""
     async with conn.execute(
-        "SELECT thread, conversation, node, name, value, created_at FROM answers "
+        "SELECT thread, conversation, node, name, value, created_at, id FROM answers "
         "WHERE leader_id = ? ORDER BY id", (leader_id,)
     ) as cur:
         rows = await cur.fetchall()
-    return [
-        {"thread": r[0], "conversation": r[1], "node": r[2], "name": r[3],
-         "value": json.loads(r[4]), "at": r[5]}
-        for r in rows
-    ]
+    found = []
+    for r in rows:
+        value = answer_value(conn, leader_id, r[6], r[4])
+        if value is not None:  # unreadable: its key was erased
+            found.append({"thread": r[0], "conversation": r[1], "node": r[2], "name": r[3],
+                          "value": json.loads(value), "at": r[5]})
+    return found
+
+
+def answer_value(conn: aiosqlite.Connection, leader_id: str, answer_id: int,
+                 stored: Any) -> str | None:
+    """An answer's stored JSON text, opened (None when it cannot be read any more)."""
+    return crypto.open_cell(conn, "answers", "value", {"leader_id": leader_id, "id": answer_id},
+                            stored)
+
+
+def _thread_row(conn: aiosqlite.Connection, leader_id: str, row: Any) -> ThreadRow:
+    """A threads row (columns as in _THREAD) with its headline and summary opened."""
+    found = ThreadRow(*tuple(row))
+    key = {"leader_id": leader_id, "thread": found.thread}
+    found.headline = crypto.open_cell(conn, "threads", "headline", key, found.headline)
+    found.summary = crypto.open_cell(conn, "threads", "summary", key, found.summary)
+    return found
 
 
 async def threads_of(
@@ -168,7 +206,7 @@ async def threads_of(
         (*params, limit, offset),
     ) as cur:
         rows = await cur.fetchall()
-    return [ThreadRow(*tuple(r)) for r in rows]
+    return [_thread_row(conn, leader_id, r) for r in rows]
 
 
 async def get_thread(conn: aiosqlite.Connection, leader_id: str, thread: str) -> ThreadRow | None:
@@ -179,7 +217,7 @@ async def get_thread(conn: aiosqlite.Connection, leader_id: str, thread: str) ->
         (leader_id, thread),
     ) as cur:
         row = await cur.fetchone()
-    return None if row is None else ThreadRow(*tuple(row))
+    return None if row is None else _thread_row(conn, leader_id, row)
 
 
 async def add_schedule(
@@ -188,13 +226,8 @@ async def add_schedule(
     payload: dict[str, Any] | None = None,
 ) -> int:
     """Add a pending scheduled message and return its id."""
-    cur = await conn.execute(
-        "INSERT INTO schedules (leader_id, kind, conversation, thread, tag, due_at, status, "
-        "payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-        (leader_id, kind, conversation, thread, tag, due_at,
-         json.dumps(payload or {}, ensure_ascii=False), now, now),
-    )
-    return int(cur.lastrowid or 0)
+    return await schedules.add(conn, leader_id, kind, due_at, now, conversation=conversation,
+                               thread=thread, tag=tag, payload=payload)
 
 
 async def cancel_schedules(
@@ -220,9 +253,10 @@ async def pending_schedules(conn: aiosqlite.Connection, leader_id: str) -> list[
         rows = await cur.fetchall()
     return [
         {"id": r[0], "kind": r[1], "conversation": r[2], "thread": r[3], "tag": r[4],
-         "due_at": r[5], "payload": json.loads(r[6])}
+         "due_at": r[5], "payload": schedules.payload_of(conn, leader_id, r[0], r[6])}
         for r in rows
     ]
+
 
 
 async def count_threads(conn: aiosqlite.Connection, leader_id: str,
@@ -244,7 +278,8 @@ async def schedules_of(conn: aiosqlite.Connection, leader_id: str) -> list[dict[
         rows = await cur.fetchall()
     return [
         {"id": r[0], "kind": r[1], "conversation": r[2], "thread": r[3], "tag": r[4],
-         "due_at": r[5], "status": r[6], "payload": json.loads(r[7]), "created_at": r[8],
+         "due_at": r[5], "status": r[6],
+         "payload": schedules.payload_of(conn, leader_id, r[0], r[7]), "created_at": r[8],
          "updated_at": r[9]}
         for r in rows
     ]

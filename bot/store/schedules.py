@@ -11,6 +11,8 @@ from typing import Any
 
 import aiosqlite
 
+from bot.store import crypto
+
 _COLUMNS = ("id, leader_id, kind, conversation, thread, tag, due_at, status, payload, "
             "parent_id, sent_at, note")
 
@@ -50,10 +52,30 @@ class Due:
     due_at: str
 
 
-def _row(raw: Any) -> Row:
+def _row(conn: aiosqlite.Connection, raw: Any) -> Row:
     """Build a Row from a SELECT of _COLUMNS."""
     return Row(raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
-               json.loads(raw[8] or "{}"), raw[9], raw[10], raw[11])
+               payload_of(conn, raw[1], raw[0], raw[8]), raw[9], raw[10], raw[11])
+
+
+def payload_of(conn: aiosqlite.Connection, leader_id: str, row_id: int,
+               stored: Any) -> dict[str, Any]:
+    """A row's payload, opened when sealed ({} when its key was erased)."""
+    text = crypto.open_cell(conn, "schedules", "payload", {"leader_id": leader_id, "id": row_id},
+                            stored)
+    return dict(json.loads(text or "{}"))
+
+
+async def _store_payload(conn: aiosqlite.Connection, leader_id: str, row_id: int,
+                         payload: dict[str, Any]) -> None:
+    """Write a row's payload, sealed when it carries the leader's words (a follow-up's
+    context); nudge payloads stay plain for the json_extract in last_slots."""
+    text = json.dumps(payload, ensure_ascii=False)
+    stored: str | bytes | None = text
+    if "context" in payload:
+        stored = await crypto.seal_cell(conn, "schedules", "payload",
+                                  {"leader_id": leader_id, "id": row_id}, text)
+    await conn.execute("UPDATE schedules SET payload = ? WHERE id = ?", (stored, row_id))
 
 
 async def add(
@@ -67,16 +89,20 @@ async def add(
         "payload, created_at, updated_at, parent_id) "
         "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
         (leader_id, kind, conversation, thread, tag, due_at,
-         json.dumps(payload or {}, ensure_ascii=False), now, now, parent_id),
+         json.dumps(payload or {}, ensure_ascii=False) if "context" not in (payload or {})
+         else "{}", now, now, parent_id),
     )
-    return int(cur.lastrowid or 0)
+    row_id = int(cur.lastrowid or 0)
+    if payload and "context" in payload:  # sealed with its row id, so the row comes first
+        await _store_payload(conn, leader_id, row_id, payload)
+    return row_id
 
 
 async def get(conn: aiosqlite.Connection, row_id: int) -> Row | None:
     """A row by id."""
     async with conn.execute(f"SELECT {_COLUMNS} FROM schedules WHERE id = ?", (row_id,)) as cur:
         raw = await cur.fetchone()
-    return None if raw is None else _row(raw)
+    return None if raw is None else _row(conn, raw)
 
 
 async def set_status(
@@ -105,8 +131,12 @@ async def postpone(conn: aiosqlite.Connection, row_id: int, due_at: str, now: st
 async def set_payload(conn: aiosqlite.Connection, row_id: int, payload: dict[str, Any],
                       now: str) -> None:
     """Replace a row's payload."""
-    await conn.execute("UPDATE schedules SET payload = ?, updated_at = ? WHERE id = ?",
-                       (json.dumps(payload, ensure_ascii=False), now, row_id))
+    async with conn.execute("SELECT leader_id FROM schedules WHERE id = ?", (row_id,)) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return
+    await _store_payload(conn, str(row[0]), row_id, payload)
+    await conn.execute("UPDATE schedules SET updated_at = ? WHERE id = ?", (now, row_id))
 
 
 async def due(conn: aiosqlite.Connection, now: str, limit: int,
@@ -146,7 +176,7 @@ async def pending_nudge(conn: aiosqlite.Connection, leader_id: str) -> Row | Non
         "AND status = 'pending'", (leader_id,)
     ) as cur:
         raw = await cur.fetchone()
-    return None if raw is None else _row(raw)
+    return None if raw is None else _row(conn, raw)
 
 
 async def last_slot(conn: aiosqlite.Connection, leader_id: str) -> date | None:
@@ -201,7 +231,7 @@ async def pending_of(conn: aiosqlite.Connection, leader_id: str,
         params += list(kinds)
     async with conn.execute(sql + " ORDER BY due_at, id", params) as cur:
         rows = await cur.fetchall()
-    return [_row(r) for r in rows]
+    return [_row(conn, r) for r in rows]
 
 
 async def cancel_pending(conn: aiosqlite.Connection, leader_id: str, kind: str, now: str,
@@ -234,7 +264,7 @@ async def latest_delivered_nudge(conn: aiosqlite.Connection, leader_id: str) -> 
         "ORDER BY COALESCE(sent_at, due_at) DESC, id DESC LIMIT 1", (leader_id,)
     ) as cur:
         raw = await cur.fetchone()
-    return None if raw is None else _row(raw)
+    return None if raw is None else _row(conn, raw)
 
 
 async def leaders_without_nudge(
@@ -261,7 +291,9 @@ async def session_info(conn: aiosqlite.Connection, leader_id: str) -> tuple[str,
     async with conn.execute(
             "SELECT state, updated_at FROM sessions WHERE leader_id = ?", (leader_id,)) as cur:
         raw = await cur.fetchone()
-    return None if raw is None else (str(raw[0]), str(raw[1]))
+    state = None if raw is None else crypto.open_cell(conn, "sessions", "state",
+                                                      {"leader_id": leader_id}, raw[0])
+    return None if raw is None or state is None else (state, str(raw[1]))
 
 
 async def thread_status(conn: aiosqlite.Connection, thread: str) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.store import crypto
 from bot.team.core import Answer, Example
 
 
@@ -96,10 +97,11 @@ def _pulse(row: Any) -> Pulse:
     return Pulse(*values)
 
 
-def _round(row: Any) -> Round:
-    """A row as a Round."""
+def _round(conn: aiosqlite.Connection, row: Any) -> Round:
+    """A row as a Round (its merged examples opened)."""
     values = list(row)
-    values[15] = json.loads(values[15]) if values[15] else None
+    items = crypto.open_cell(conn, "team_gov_rounds", "items", {"id": values[0]}, values[15])
+    values[15] = json.loads(items) if items else None
     values[16] = json.loads(values[16]) if values[16] else None
     values[17] = bool(values[17])
     return Round(*values)
@@ -288,7 +290,7 @@ async def get_round(conn: aiosqlite.Connection, round_id: int) -> Round | None:
     async with conn.execute(f"SELECT {_ROUND} FROM {_ROUNDS} WHERE r.id = ?",
                             (round_id,)) as cur:
         row = await cur.fetchone()
-    return None if row is None else _round(row)
+    return None if row is None else _round(conn, row)
 
 
 async def round_by_token(conn: aiosqlite.Connection, channel: str, token: str) -> Round | None:
@@ -296,7 +298,7 @@ async def round_by_token(conn: aiosqlite.Connection, channel: str, token: str) -
     async with conn.execute(f"SELECT {_ROUND} FROM {_ROUNDS} WHERE r.channel = ? AND r.token = ?",
                             (channel, token)) as cur:
         row = await cur.fetchone()
-    return None if row is None else _round(row)
+    return None if row is None else _round(conn, row)
 
 
 async def live_round(conn: aiosqlite.Connection, channel: str, chat_id: str) -> Round | None:
@@ -305,7 +307,7 @@ async def live_round(conn: aiosqlite.Connection, channel: str, chat_id: str) -> 
         f"SELECT {_ROUND} FROM {_ROUNDS} WHERE r.channel = ? AND r.chat_id = ? "
         "AND r.status != 'closed' ORDER BY r.id DESC LIMIT 1", (channel, chat_id)) as cur:
         row = await cur.fetchone()
-    return None if row is None else _round(row)
+    return None if row is None else _round(conn, row)
 
 
 async def rounds_due(conn: aiosqlite.Connection, channel: str, now: str) -> list[Round]:
@@ -315,7 +317,7 @@ async def rounds_due(conn: aiosqlite.Connection, channel: str, now: str) -> list
         f"SELECT {_ROUND} FROM {_ROUNDS} WHERE r.channel = ? AND ((r.status = 'collecting' AND "
         "r.collect_until <= ?) OR (r.status = 'voting' AND r.vote_until <= ?) OR "
         "(r.status = 'closed' AND r.notified = 0)) ORDER BY r.id", (channel, now, now)) as cur:
-        return [_round(r) for r in await cur.fetchall()]
+        return [_round(conn, r) for r in await cur.fetchall()]
 
 
 async def set_round(conn: aiosqlite.Connection, round_id: int, **fields: Any) -> None:
@@ -326,6 +328,10 @@ async def set_round(conn: aiosqlite.Connection, round_id: int, **fields: Any) ->
         raise ValueError(f"cannot set {sorted(set(fields) - allowed)} on a round")
     values = [json.dumps(v, ensure_ascii=False) if k in ("items", "result") and v is not None
               else v for k, v in fields.items()]
+    if "items" in fields:  # the merged examples are the team's words: sealed
+        at = list(fields).index("items")
+        values[at] = await crypto.seal_cell(conn, "team_gov_rounds", "items",
+                                            {"id": round_id}, values[at])
     assignments = ", ".join(f"{k} = ?" for k in fields)
     await conn.execute(f"UPDATE team_gov_rounds SET {assignments} WHERE id = ?",
                        (*values, round_id))
@@ -346,7 +352,9 @@ async def add_example(conn: aiosqlite.Connection, round_id: int, example_id: str
     """Store an example (no author) and count it for its contributor; return their count."""
     await conn.execute(
         "INSERT INTO team_gov_examples (round_id, id, colour, text) VALUES (?, ?, ?, ?)",
-        (round_id, example_id, colour, text))
+        (round_id, example_id, colour,
+         await crypto.seal_cell(conn, "team_gov_examples", "text",
+                          {"round_id": round_id, "id": example_id}, text)))
     await conn.execute(
         "INSERT INTO team_gov_contributors (round_id, member_hash, examples) VALUES (?, ?, 1) "
         "ON CONFLICT(round_id, member_hash) DO UPDATE SET examples = examples + 1",
@@ -374,10 +382,14 @@ async def contributor_count(conn: aiosqlite.Connection, round_id: int) -> int:
 async def examples_of(conn: aiosqlite.Connection, round_id: int) -> list[Example]:
     """A round's examples in storage order (random ids, so no order of arrival)."""
     async with conn.execute(
-        "SELECT colour, text FROM team_gov_examples WHERE round_id = ? ORDER BY id",
+        "SELECT colour, text, id FROM team_gov_examples WHERE round_id = ? ORDER BY id",
         (round_id,)) as cur:
         rows = await cur.fetchall()
-    return [Example(r[0], r[1], index) for index, r in enumerate(rows, start=1)]
+    found = [(r[0], crypto.open_cell(conn, "team_gov_examples", "text",
+                                     {"round_id": round_id, "id": r[2]}, r[1])) for r in rows]
+    return [Example(colour, text, index)
+            for index, (colour, text) in enumerate(((c, t) for c, t in found if t is not None),
+                                                   start=1)]
 
 
 async def set_draft(conn: aiosqlite.Connection, member_hash: str, round_id: int,
@@ -459,9 +471,14 @@ async def forget_pulse_answers(conn: aiosqlite.Connection, pulse_id: int) -> Non
 async def forget_round_inputs(conn: aiosqlite.Connection, round_id: int,
                               votes: bool = False) -> None:
     """Delete a round's raw examples, contributor counts and drafts (and votes, when asked)
-    once their merged form or tally is stored."""
+    once their merged form or tally is stored.
+
+    The round's key goes with its raw examples (when the transaction commits): a database
+    backup taken while the round was collecting no longer yields them either.
+    """
     for table in ("team_gov_examples", "team_gov_contributors", "team_gov_drafts"):
         await conn.execute(f"DELETE FROM {table} WHERE round_id = ?", (round_id,))
+    await crypto.keyring(conn).doom(conn, crypto.round_owner(round_id))
     if votes:
         await conn.execute("DELETE FROM team_gov_votes WHERE round_id = ?", (round_id,))
 
