@@ -15,12 +15,12 @@ from babel.numbers import format_decimal
 from bot.clock import parse_iso
 from bot.dialogue import Dialogues
 from bot.dialogue.state import Button, OutMessage
-from bot.locale import BABEL_LOCALES, language_for, zone_of
+from bot.locale import BABEL_LOCALES, LANGUAGES, language_for, zone_of
 from bot.store import team as repo
 from bot.team import core
 from bot.team.chart import trust_chart
 
-TEAM_LANGUAGES: tuple[str, ...] = ("da", "nb", "en")
+TEAM_LANGUAGES: tuple[str, ...] = LANGUAGES
 LOCALES = BABEL_LOCALES
 CAPTION_LIMIT = 1024
 MESSAGE_LIMIT = 4096
