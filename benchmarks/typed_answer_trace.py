@@ -56,9 +56,9 @@ def _record_read(statement: str) -> None:
 _open = Store.open.__func__  # type: ignore[attr-defined]
 
 
-async def _traced_open(cls: type[Store], path: Path | str) -> Store:
+async def _traced_open(cls: type[Store], path: Path | str, *args: Any, **kwargs: Any) -> Store:
     """Store.open with the trace callback installed on its connection."""
-    store: Store = await _open(cls, path)
+    store: Store = await _open(cls, path, *args, **kwargs)
     await store.conn.set_trace_callback(_record)
     read = getattr(store, "read", None)
     if read is None:  # a version without the read-only connection
