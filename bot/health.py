@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import Clock, iso
 from bot.private_files import write_private
+from bot.store import health as store
 from bot.store.db import migrations
 
 log = logging.getLogger(__name__)
@@ -162,27 +163,19 @@ def _check_database(health: Health, path: Path, late: datetime, prefix: str | No
     """Schema version and anything left waiting past `late`."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        version = store.schema_version(conn)
         latest = migrations()[-1][0]
-        health.facts.update(schema=version, leaders=_count(conn, "SELECT count(*) FROM leaders"))
+        health.facts.update(schema=version, leaders=store.leader_count(conn))
         if version != latest:
             health.problems.append(f"database schema {version}, this version expects {latest}")
             return
         cutoff = iso(late)
-        sql = "SELECT count(*), min(due_at) FROM schedules WHERE status = 'pending'"
-        pending, _ = conn.execute(sql).fetchone()
-        late_sql, params = sql + " AND due_at < ?", [cutoff]
-        if prefix:  # another channel's leaders are not this process's to send
-            late_sql += " AND leader_id >= ? AND leader_id < ?"
-            params += [prefix, prefix + "\uffff"]
-        overdue, oldest = conn.execute(late_sql, params).fetchone()
+        # another channel's leaders are not this process's to send
+        pending, overdue, oldest = store.pending_schedules(conn, cutoff, prefix)
         health.facts.update(pending=pending, overdue=overdue)
         if overdue:
             health.problems.append(f"{overdue} scheduled messages waiting since {oldest}")
-        teams = _count(conn, "SELECT count(*) FROM team_groups WHERE status = 'active' AND "
-                             "next_pulse_at < ?", cutoff)
-        closing = _count(conn, "SELECT count(*) FROM team_pulses WHERE status = 'open' AND "
-                               "closes_at < ?", cutoff)
+        teams, closing = store.late_team_work(conn, cutoff)
         health.facts.update(late_pulses=teams, late_results=closing)
         if teams or closing:
             health.problems.append(f"team check-ins behind: {teams} pulses not posted, "
@@ -190,11 +183,6 @@ def _check_database(health: Health, path: Path, late: datetime, prefix: str | No
     finally:
         with contextlib.suppress(sqlite3.Error):
             conn.close()
-
-
-def _count(conn: sqlite3.Connection, sql: str, *params: Any) -> int:
-    """One number from the database."""
-    return int(conn.execute(sql, params).fetchone()[0])
 
 
 def report(health: Health) -> str:

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiosqlite
 from pydantic import ValidationError
@@ -19,16 +18,24 @@ from bot.dialogue import Dialogues
 from bot.dialogue.engine import DialogueError, UnknownConversationError, UnknownNodeError
 from bot.dialogue.render import RenderError, pick
 from bot.dialogue.state import (
+    AnswerEffect,
     Back,
     Button,
     ButtonInput,
     Cancel,
+    CancelFollowupsEffect,
+    CancelledEffect,
     DialogueState,
-    Effect,
+    FinishedEffect,
+    FollowupParams,
     Input,
     OutMessage,
+    ScheduleFollowupEffect,
+    StartConversationEffect,
     StepResult,
+    SummaryEffect,
 )
+from bot.locale import LANGUAGE_CODES, language_for, zone_of  # noqa: F401 - re-exported
 from bot.store import repo
 from bot.store.db import Store
 
@@ -39,15 +46,6 @@ DEFAULT_FOLLOWUP_TIME = time(9, 0)
 # The least time between a conversation and the follow-up it asked for on the same day.
 SAME_DAY_FOLLOWUP_DELAY = timedelta(hours=3)
 
-# Telegram language codes -> our languages; anything else falls back to Danish.
-LANGUAGE_CODES = {"da": "da", "nb": "nb", "no": "nb", "nn": "nb", "en": "en"}
-
-
-def language_for(code: str | None, supported: tuple[str, ...]) -> str:
-    """Map a platform language code (e.g. 'nb-NO') to a supported language."""
-    base = (code or "").split("-")[0].lower()
-    lang = LANGUAGE_CODES.get(base, "da")
-    return lang if lang in supported else supported[0]
 
 
 @dataclass(frozen=True)
@@ -427,37 +425,39 @@ class BotService:
         if result.status == "rejected":
             return messages
         now = self.now()
-        follow: list[Effect] = []
+        follow: list[StartConversationEffect] = []
         for effect in result.effects:
-            p = effect.params
-            if effect.kind == "answer":
-                await repo.add_answer(tx, leader.leader_id, p["thread"], p["conversation"],
-                                      p["node"], p["name"], p["value"], now)
-            elif effect.kind == "summary":
-                await repo.set_summary(tx, p["thread"], p["text"], p["headline"])
-            elif effect.kind == "schedule_followup":
-                await self._schedule_followup(tx, leader, p, now)
-            elif effect.kind == "cancel_followups":
-                await repo.cancel_schedules(tx, leader.leader_id, p["thread"], now, p.get("tag"))
-            elif effect.kind == "finished":
-                await repo.end_thread(tx, p["thread"], "finished", now)
-            elif effect.kind == "cancelled":
-                await repo.end_thread(tx, p["thread"], "cancelled", now)
-                await repo.cancel_schedules(tx, leader.leader_id, p["thread"], now)
-            elif effect.kind == "start_conversation":
+            if isinstance(effect, AnswerEffect):
+                a = effect.params
+                await repo.add_answer(tx, leader.leader_id, a["thread"], a["conversation"],
+                                      a["node"], a["name"], a["value"], now)
+            elif isinstance(effect, SummaryEffect):
+                s = effect.params
+                await repo.set_summary(tx, s["thread"], s["text"], s["headline"])
+            elif isinstance(effect, ScheduleFollowupEffect):
+                await self._schedule_followup(tx, leader, effect.params, now)
+            elif isinstance(effect, CancelFollowupsEffect):
+                c = effect.params
+                await repo.cancel_schedules(tx, leader.leader_id, c["thread"], now, c.get("tag"))
+            elif isinstance(effect, FinishedEffect):
+                await repo.end_thread(tx, effect.params["thread"], "finished", now)
+            elif isinstance(effect, CancelledEffect):
+                await repo.end_thread(tx, effect.params["thread"], "cancelled", now)
+                await repo.cancel_schedules(tx, leader.leader_id, effect.params["thread"], now)
+            elif isinstance(effect, StartConversationEffect):
                 follow.append(effect)
         await repo.save_session(tx, leader.leader_id,
                                 result.state.to_json() if result.state else None, now)
         for effect in follow:
             messages.extend(await self._start(
-                tx, leader, effect.params["conversation"], effect.params.get("context", {}),
-                effect.params.get("parent_thread")))
+                tx, leader, effect.params["conversation"], effect.params["context"],
+                effect.params["parent_thread"]))
         if result.state is None and not follow:
             messages.append(self.menu(leader.language))
         return messages
 
     async def _schedule_followup(
-        self, tx: aiosqlite.Connection, leader: repo.Leader, params: dict[str, Any], now: str
+        self, tx: aiosqlite.Connection, leader: repo.Leader, params: FollowupParams, now: str
     ) -> None:
         """Store a follow-up at the leader's preferred time on the chosen local date."""
         zone = _zone(leader.timezone)
@@ -469,9 +469,9 @@ class BotService:
         due = max(local, self.clock.now() + SAME_DAY_FOLLOWUP_DELAY)
         await repo.add_schedule(
             tx, leader.leader_id, "followup", iso(due), now,
-            conversation=params["conversation"], thread=params["thread"], tag=params.get("tag"),
-            payload={"context": params.get("context", {}),
-                     "from_conversation": params.get("from_conversation")},
+            conversation=params["conversation"], thread=params["thread"], tag=params["tag"],
+            payload={"context": params["context"],
+                     "from_conversation": params["from_conversation"]},
         )
 
     async def _menu_button(
@@ -501,10 +501,5 @@ class BotService:
         return OutMessage(text=self.ui("choose_language", lang), kind="prompt", buttons=rows)
 
 
-def _zone(name: str) -> ZoneInfo:
-    """A time zone by IANA name, falling back to Copenhagen for bad stored values."""
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo(repo.DEFAULT_TIMEZONE)
+_zone = zone_of
 

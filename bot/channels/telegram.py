@@ -67,6 +67,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.state import Button, OutMessage
 from bot.inbound import Inbound, InEvent, Reply, Unreachable
+from bot.locale import LANGUAGE_CODES
 from bot.runtime import Background
 from bot.service import BotService, language_for
 
@@ -74,8 +75,9 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096  # characters in one message (counted in UTF-16 code units, as Telegram does)
 MAX_CAPTION = 1024
-# Telegram language codes of the command menus -> the language of their wording.
-COMMAND_LANGUAGES = {"da": "da", "nb": "nb", "no": "nb", "en": "en"}
+# Telegram language codes of the command menus -> the language of their wording (the kit's
+# table, so a Nynorsk ('nn') client reads the Bokmål menu, as it reads Bokmål replies).
+COMMAND_LANGUAGES = LANGUAGE_CODES
 # The leader commands in the order Telegram's menu shows them.
 LEADER_COMMANDS = ("start", "delegate", "repair", "reflect", "resistance", "history", "trend",
                    "settings", "language", "export", "forget",

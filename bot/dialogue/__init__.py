@@ -10,9 +10,10 @@ from bot.dialogue.engine import Engine, Registry
 from bot.dialogue.loader import load_date_words, load_registry, load_strings
 from bot.dialogue.render import Renderer
 from bot.dialogue.strings import Strings
+from bot.locale import LANGUAGES as KIT_LANGUAGES
 
 # Danish first; every wording must exist in each of these.
-LANGUAGES: tuple[str, ...] = ("da", "nb", "en")
+LANGUAGES: tuple[str, ...] = KIT_LANGUAGES
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ from typing import Literal
 from babel.dates import get_day_names, get_month_names
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.locale import LANGUAGES
 from bot.numbers import small_int
 
 # Month and weekday names as leaders write them, in every language the bot speaks.
-NAME_LOCALES = ("da", "nb", "en")
+NAME_LOCALES = LANGUAGES
 # A typed number of days, weeks or months has at most this many digits ("om 999 dage").
 MAX_COUNT_DIGITS = 3
 

@@ -30,15 +30,22 @@ from bot.dialogue.model import (
 )
 from bot.dialogue.render import Renderer, RenderError, pick
 from bot.dialogue.state import (
+    AnswerEffect,
     Back,
     Button,
     ButtonInput,
     Cancel,
+    CancelFollowupsEffect,
+    CancelledEffect,
     DialogueState,
     Effect,
+    FinishedEffect,
     Input,
     OutMessage,
+    ScheduleFollowupEffect,
+    StartConversationEffect,
     StepResult,
+    SummaryEffect,
     TextInput,
     TrailEntry,
 )
@@ -151,7 +158,7 @@ class Engine:
                 state=None,
                 status="cancelled",
                 messages=[OutMessage(text=self.strings("cancelled", lang), kind="info")],
-                effects=[Effect(kind="cancelled", params={"thread": state.thread})],
+                effects=[CancelledEffect(params={"thread": state.thread})],
             )
         if isinstance(event, Back):
             return self._back(definition, state, lang, today)
@@ -337,7 +344,7 @@ class Engine:
                 restore[store] = answers[store]
             answers[store] = value
             keys.append(store)
-            effects.append(Effect(kind="answer", params={
+            effects.append(AnswerEffect(params={
                 "thread": state.thread, "conversation": state.conversation,
                 "node": state.node, "name": store, "value": value, "skipped": skipped,
             }))
@@ -387,7 +394,7 @@ class Engine:
                 text = self.renderer.template(node.template, lang, variables)
                 headline = self._headline(state, node)
                 messages.append(OutMessage(text=text, kind="summary", node=state.node))
-                effects.append(Effect(kind="summary", params={
+                effects.append(SummaryEffect(params={
                     "thread": state.thread, "conversation": state.conversation,
                     "text": text, "headline": headline, "template": node.template,
                 }))
@@ -399,12 +406,12 @@ class Engine:
                 if node.text:
                     text = self.renderer.string(pick(node.text, lang), variables)
                     messages.append(OutMessage(text=text, kind="info", node=state.node))
-                effects.append(Effect(kind="finished", params={
+                effects.append(FinishedEffect(params={
                     "thread": state.thread, "conversation": state.conversation,
                     "answers": state.answers,
                 }))
                 if node.start_conversation:
-                    effects.append(Effect(kind="start_conversation", params={
+                    effects.append(StartConversationEffect(params={
                         "conversation": node.start_conversation,
                         "parent_thread": state.thread,
                         "context": {**state.context, **state.answers},
@@ -458,8 +465,8 @@ class Engine:
     def _effect(self, node: EffectNode, state: DialogueState, today: date) -> Effect:
         """Turn an effect node into an Effect with concrete dates."""
         if node.effect == "cancel_followups":
-            return Effect(kind="cancel_followups",
-                          params={"thread": state.thread, "tag": node.tag})
+            return CancelFollowupsEffect(
+                params={"thread": state.thread, "tag": node.tag})
         due: date | None = None
         if node.date_from:
             raw = state.answers.get(node.date_from)
@@ -471,7 +478,7 @@ class Engine:
         # a follow-up that reschedules itself still knows what it is about.
         merged = {**state.context, **state.answers}
         context = {k: v for k, v in merged.items() if isinstance(v, str | int | list)}
-        return Effect(kind="schedule_followup", params={
+        return ScheduleFollowupEffect(params={
             "thread": state.thread,
             "from_conversation": state.conversation,
             "conversation": node.conversation,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 
 class TrailEntry(BaseModel):
@@ -106,19 +107,126 @@ class OutMessage(BaseModel):
     step: int | None = None  # a question's step in its conversation (see TextInput.step)
 
 
-class Effect(BaseModel):
-    """Work the app must do in the same transaction as the new state."""
+# ---- effects: work the app must do in the same transaction as the new state --------------
+# One model per kind, told apart by `kind`; `params` stays a mapping (a TypedDict) so callers
+# read `effect.params["thread"]` as before, now type-checked per kind.
 
-    kind: Literal[
-        "answer",
-        "summary",
-        "schedule_followup",
-        "cancel_followups",
-        "finished",
-        "cancelled",
-        "start_conversation",
-    ]
-    params: dict[str, Any] = Field(default_factory=dict)
+
+class AnswerParams(TypedDict):
+    """An answer to store."""
+
+    thread: str
+    conversation: str
+    node: str
+    name: str
+    value: Any
+    skipped: bool
+
+
+class SummaryParams(TypedDict):
+    """A thread's summary to store."""
+
+    thread: str
+    conversation: str
+    text: str
+    headline: str
+    template: str
+
+
+class FollowupParams(TypedDict):
+    """A follow-up conversation to schedule on a local date."""
+
+    thread: str
+    from_conversation: str
+    conversation: str | None  # typed as the effect node's field
+    date: str  # ISO date
+    tag: str | None
+    context: dict[str, Any]
+
+
+class CancelFollowupsParams(TypedDict):
+    """Pending follow-ups of a thread to cancel (all, or those with the tag)."""
+
+    thread: str
+    tag: str | None
+
+
+class FinishedParams(TypedDict):
+    """A thread that ended normally."""
+
+    thread: str
+    conversation: str
+    answers: dict[str, Any]
+
+
+class CancelledParams(TypedDict):
+    """A thread the leader cancelled."""
+
+    thread: str
+
+
+class StartParams(TypedDict):
+    """A conversation to start straight after this one."""
+
+    conversation: str
+    parent_thread: str
+    context: dict[str, Any]
+
+
+class AnswerEffect(BaseModel):
+    """Store an answer."""
+
+    kind: Literal["answer"] = "answer"
+    params: AnswerParams
+
+
+class SummaryEffect(BaseModel):
+    """Store a summary."""
+
+    kind: Literal["summary"] = "summary"
+    params: SummaryParams
+
+
+class ScheduleFollowupEffect(BaseModel):
+    """Schedule a follow-up."""
+
+    kind: Literal["schedule_followup"] = "schedule_followup"
+    params: FollowupParams
+
+
+class CancelFollowupsEffect(BaseModel):
+    """Cancel follow-ups."""
+
+    kind: Literal["cancel_followups"] = "cancel_followups"
+    params: CancelFollowupsParams
+
+
+class FinishedEffect(BaseModel):
+    """End a thread as finished."""
+
+    kind: Literal["finished"] = "finished"
+    params: FinishedParams
+
+
+class CancelledEffect(BaseModel):
+    """End a thread as cancelled."""
+
+    kind: Literal["cancelled"] = "cancelled"
+    params: CancelledParams
+
+
+class StartConversationEffect(BaseModel):
+    """Start another conversation."""
+
+    kind: Literal["start_conversation"] = "start_conversation"
+    params: StartParams
+
+
+Effect = Annotated[
+    AnswerEffect | SummaryEffect | ScheduleFollowupEffect | CancelFollowupsEffect
+    | FinishedEffect | CancelledEffect | StartConversationEffect,
+    Field(discriminator="kind"),
+]
 
 
 Status = Literal["ok", "rejected", "finished", "cancelled"]

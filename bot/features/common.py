@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 
 from bot.clock import parse_iso
 from bot.dialogue.render import pick
+from bot.locale import babel_locale, day_text, zone_of  # noqa: F401 - day_text re-exported
 from bot.service import BotService
 from bot.store import repo
-
-# Babel locales for our languages (Norwegian Bokmål is 'nb').
-LOCALES = {"da": "da_DK", "nb": "nb_NO", "en": "en_GB"}
 
 
 def zone(leader: repo.Leader) -> ZoneInfo:
     """The leader's time zone, falling back to the default for a bad stored value."""
-    try:
-        return ZoneInfo(leader.timezone)
-    except (KeyError, ValueError):
-        return ZoneInfo(repo.DEFAULT_TIMEZONE)
+    return zone_of(leader.timezone)
 
 
 def local(stored: str, leader: repo.Leader) -> datetime:
@@ -29,15 +24,10 @@ def local(stored: str, leader: repo.Leader) -> datetime:
     return parse_iso(stored).astimezone(zone(leader))
 
 
-def day_text(day: date, lang: str) -> str:
-    """A date as people write it in the language (e.g. '23. nov. 2026')."""
-    return format_date(day, format="medium", locale=LOCALES.get(lang, "da_DK"))
-
-
 def when_text(stored: str, leader: repo.Leader, lang: str) -> str:
     """A stored instant as local date and time (to the minute) in the language."""
     moment = local(stored, leader)
-    locale = LOCALES.get(lang, "da_DK")
+    locale = babel_locale(lang)
     return (f"{format_date(moment.date(), format='medium', locale=locale)} "
             f"{format_time(moment, format='short', locale=locale)}")
 

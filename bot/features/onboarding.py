@@ -6,9 +6,8 @@ registered only when nothing else claimed the command.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from bot.dialogue.state import Button, OutMessage
+from bot.locale import is_zone
 from bot.service import MENU_PREFIX, BotService, Request
 from bot.store import repo
 
@@ -86,10 +85,4 @@ def timezone_question(service: BotService, lang: str) -> OutMessage:
                       buttons=rows)
 
 
-def _valid_zone(name: str) -> bool:
-    """An IANA time zone name this machine knows."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return bool(name)
+_valid_zone = is_zone

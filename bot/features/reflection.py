@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.dialogue.loader import PLACEHOLDERS, DialogueValidationError
 from bot.store import repo
+from bot.store.reflections import record_prompt, shown_prompts  # noqa: F401 - re-exported
 
 # libyaml's safe loader when PyYAML has it: the same documents, several times faster.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -107,23 +108,6 @@ def next_prompt(order: Sequence[str], shown: Sequence[str]) -> str:
         if candidate not in in_cycle:
             return candidate
     raise AssertionError("unreachable: a cycle is reset once complete")
-
-
-async def shown_prompts(conn: aiosqlite.Connection, leader_id: str) -> list[str]:
-    """The prompt ids a leader has been shown, oldest first."""
-    async with conn.execute(
-        "SELECT prompt_id FROM reflection_prompts WHERE leader_id = ? ORDER BY id",
-        (leader_id,),
-    ) as cur:
-        return [row[0] for row in await cur.fetchall()]
-
-
-async def record_prompt(conn: aiosqlite.Connection, leader_id: str, prompt_id: str,
-                        now: str) -> None:
-    """Remember that a leader was shown a prompt."""
-    await conn.execute(
-        "INSERT INTO reflection_prompts (leader_id, prompt_id, shown_at) VALUES (?, ?, ?)",
-        (leader_id, prompt_id, now))
 
 
 def register(service: BotService, prompts: Sequence[ReflectionPrompt]) -> None:

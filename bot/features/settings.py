@@ -18,10 +18,11 @@ from bot.dialogue.engine import DialogueError
 from bot.dialogue.render import pick
 from bot.dialogue.state import Button, OutMessage
 from bot.features.onboarding import language_question
+from bot.locale import weekday_name
 from bot.numbers import small_int
 from bot.schedule import plan
 from bot.schedule.holidays import moved_off_holiday
-from bot.schedule.messages import SNOOZE_PREFIX, day_text, snooze_buttons, weekday_name, when_text
+from bot.schedule.messages import SNOOZE_PREFIX, day_text, snooze_buttons, when_text
 from bot.schedule.times import (
     MAX_REMINDER_HOURS,
     Prefs,

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 from babel.dates import format_date
 
 from bot.dialogue.state import Attachment, OutMessage
-from bot.features.common import LOCALES, day_text, local
+from bot.features.common import day_text, local
 from bot.features.reflection import ReflectionPrompt
+from bot.locale import babel_locale
 from bot.service import BotService, Request
-from bot.store import repo
+from bot.store import reflections as store
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -75,24 +76,9 @@ async def reflections(request: Request,
     began: both are written in the transaction that starts it (bot/features/reflection.py).
     """
     leader = request.leader.leader_id
-    async with request.tx.execute(
-        "SELECT t.thread, t.finished_at, (SELECT p.prompt_id FROM reflection_prompts p "
-        "WHERE p.leader_id = t.leader_id AND p.shown_at <= t.started_at "
-        "ORDER BY p.shown_at DESC, p.id DESC LIMIT 1) "
-        "FROM threads t WHERE t.leader_id = ? AND t.conversation = ? AND t.status = 'finished' "
-        "ORDER BY t.finished_at, t.thread",
-        (leader, RATING_CONVERSATION),
-    ) as cur:
-        threads = list(await cur.fetchall())
-    async with request.tx.execute(
-        "SELECT a.thread, a.name, a.value, a.id FROM answers a WHERE a.leader_id = ? "
-        "AND a.conversation = ? AND a.name IN (?, ?) AND a.id = (SELECT max(b.id) FROM answers b "
-        "WHERE b.thread = a.thread AND b.name = a.name)",
-        (leader, RATING_CONVERSATION, RATING_ANSWER, WORDS_ANSWER),
-    ) as cur:
-        # Sealed at rest: each value opened with the leader's key (None once it is erased).
-        answers = {(row[0], row[1]): repo.answer_value(request.tx, leader, row[3], row[2])
-                   for row in await cur.fetchall()}
+    threads = await store.finished_threads(request.tx, leader, RATING_CONVERSATION)
+    answers = await store.latest_answers(request.tx, leader, RATING_CONVERSATION, RATING_ANSWER,
+                                         WORDS_ANSWER)
     points = []
     for thread, finished, prompt_id in threads:
         day = local(str(finished), request.leader).date()
@@ -157,7 +143,7 @@ def draw(series: dict[str, list[tuple[date, float]]], all_weeks: Sequence[date],
     panels = max(1, len(series))
     axes_list = figure.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
     index = {week: i for i, week in enumerate(all_weeks)}
-    locale = LOCALES.get(lang, "da_DK")
+    locale = babel_locale(lang)
     for axes, (kind, values) in zip(axes_list, series.items(), strict=False):
         xs = [index[week] for week, _ in values]
         axes.scatter(xs, [v for _, v in values], s=60, color=COLOURS[kind], zorder=3)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from babel.dates import format_date
-
 from bot.dialogue.state import Button
+from bot.locale import day_text as locale_day_text
 from bot.schedule.times import hhmm, zone_of
 
 if TYPE_CHECKING:
@@ -15,17 +14,6 @@ if TYPE_CHECKING:
     from bot.store.repo import Leader
 
 SNOOZE_PREFIX = "sz"
-LOCALES = {"da": "da_DK", "nb": "nb_NO", "en": "en_GB"}
-
-
-def locale_of(lang: str) -> str:
-    """The Babel locale for one of our languages."""
-    return LOCALES.get(lang, "da_DK")
-
-
-def weekday_name(day: int, lang: str) -> str:
-    """'mandag', 'Monday' ... for 0..6 (Monday first), from CLDR via Babel."""
-    return format_date(date(2024, 1, 1) + timedelta(days=day), "EEEE", locale=locale_of(lang))
 
 
 # A date this many days or more from today also names its year: "29. november" said on
@@ -38,7 +26,7 @@ def day_text(service: BotService, day: date, lang: str, today: date | None = Non
     when it is far from today ('mandag den 29. november 2027')."""
     far = today is not None and abs((day - today).days) >= YEAR_SHOWN_FROM_DAYS
     key = "sched_date_year_format" if far else "sched_date_format"
-    return format_date(day, service.ui(key, lang), locale=locale_of(lang))
+    return locale_day_text(day, lang, service.ui(key, lang))
 
 
 def when_text(service: BotService, instant: datetime, leader: Leader, now: datetime) -> str:
@@ -54,11 +42,6 @@ def when_text(service: BotService, instant: datetime, leader: Leader, now: datet
         return service.ui("sched_when_tomorrow", lang, time=at)
     return service.ui("sched_when_date", lang, date=day_text(service, local.date(), lang, today),
                       time=at)
-
-
-def clock_text(value: time) -> str:
-    """A wall-clock time as 'HH:MM'."""
-    return hhmm(value)
 
 
 def snooze_buttons(service: BotService, row_id: int, lang: str) -> list[list[Button]]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-DEFAULT_ZONE = "Europe/Copenhagen"
+from bot.locale import DEFAULT_ZONE, local_instant, zone_of  # noqa: F401 - re-exported
+
 DEFAULT_NUDGE_DAY = 0  # Monday
 DEFAULT_NUDGE_TIME = time(8, 30)
 DEFAULT_FOLLOWUP_TIME = time(9, 0)
@@ -65,14 +66,6 @@ def find_zone(text: str) -> str | None:
     return _ZONES_BY_LOWER.get(text.strip().replace(" ", "_").lower())
 
 
-def zone_of(name: str | None) -> ZoneInfo:
-    """A zone by name, falling back to Copenhagen for a bad stored value."""
-    try:
-        return ZoneInfo(name or DEFAULT_ZONE)
-    except (KeyError, ValueError):
-        return ZoneInfo(DEFAULT_ZONE)
-
-
 @dataclass(frozen=True)
 class Prefs:
     """A leader's schedule preferences, read from leaders.settings with safe defaults."""
@@ -117,16 +110,6 @@ class Prefs:
             with contextlib.suppress(ValueError):
                 prefs = replace(prefs, paused_until=date.fromisoformat(paused))
         return prefs
-
-
-def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """The UTC instant of a local date and wall-clock time.
-
-    fold=0 decides the two DST cases: a time inside the spring gap (02:30 that never happens)
-    maps to the same distance past the change (03:30 summer time), and a time that happens twice
-    in autumn means its first occurrence. So a slot always exists exactly once.
-    """
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
 def week_of(day: date) -> tuple[int, int]:

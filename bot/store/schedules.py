@@ -160,14 +160,6 @@ async def due(conn: aiosqlite.Connection, now: str, limit: int,
     return [Due(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
 
 
-async def next_due_at(conn: aiosqlite.Connection) -> str | None:
-    """When the soonest pending row falls due."""
-    async with conn.execute(
-            "SELECT MIN(due_at) FROM schedules WHERE status = 'pending'") as cur:
-        row = await cur.fetchone()
-    return None if row is None or row[0] is None else str(row[0])
-
-
 async def reconcile_sending(conn: aiosqlite.Connection, now: str) -> int:
     """At start-up: rows left 'sending' by a crash may have reached the leader; never resend."""
     cur = await conn.execute(

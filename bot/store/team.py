@@ -430,11 +430,6 @@ async def drop_draft(conn: aiosqlite.Connection, member_hash: str) -> None:
     await conn.execute("DELETE FROM team_gov_drafts WHERE member_hash = ?", (member_hash,))
 
 
-async def drop_round_drafts(conn: aiosqlite.Connection, round_id: int) -> None:
-    """Forget every pending example of a round that stopped collecting."""
-    await conn.execute("DELETE FROM team_gov_drafts WHERE round_id = ?", (round_id,))
-
-
 async def put_vote(conn: aiosqlite.Connection, round_id: int, item: int, member_hash: str,
                    option: str) -> None:
     """Cast or change a member's vote on one red example."""

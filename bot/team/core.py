@@ -13,9 +13,11 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
+
+from bot.locale import every_weeks_after, local_instant, weekly_after  # noqa: F401 - re-exported
 
 # Results are shown only when at least this many members answered; never configurable lower.
 MIN_RESPONDENTS = 3
@@ -63,34 +65,15 @@ class Cadence:
         return CADENCES[self.cadence]
 
 
-def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """A wall-clock time on a local date as UTC. A time inside a DST gap (fold=0 takes the
-    offset before the change) lands an hour later: the pulse comes late rather than never."""
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
-
-
 def first_occurrence(cadence: Cadence, after: datetime) -> datetime:
     """The first pulse time strictly after an instant (for a new or re-activated group)."""
-    zone = ZoneInfo(cadence.timezone)
-    day = after.astimezone(zone).date()
-    day += timedelta(days=(cadence.weekday - day.weekday()) % 7)
-    candidate = local_instant(day, cadence.at, zone)
-    while candidate <= after:
-        day += timedelta(days=7)
-        candidate = local_instant(day, cadence.at, zone)
-    return candidate
+    return weekly_after(cadence.weekday, cadence.at, ZoneInfo(cadence.timezone), after)
 
 
 def next_occurrence(cadence: Cadence, previous: datetime, now: datetime) -> datetime:
     """The pulse after `previous`, N weeks on in local time, skipping any missed while down."""
-    zone = ZoneInfo(cadence.timezone)
-    day = previous.astimezone(zone).date()
-    step = timedelta(weeks=cadence.weeks)
-    candidate = local_instant(day + step, cadence.at, zone)
-    while candidate <= now:
-        day += step
-        candidate = local_instant(day + step, cadence.at, zone)
-    return candidate
+    return every_weeks_after(previous, cadence.weeks, cadence.at, ZoneInfo(cadence.timezone),
+                             now)
 
 
 # ---- pulse aggregation -------------------------------------------------------------------------
@@ -118,11 +101,6 @@ class PulseResult:
     def shown(self) -> bool:
         """Whether any result may be shown at all."""
         return self.respondents >= self.minimum
-
-    @property
-    def trust_answers(self) -> int:
-        """How many answered the trust question (0 when hidden)."""
-        return sum(self.trust.values()) if self.trust else 0
 
     @property
     def meaning_answers(self) -> int:

@@ -7,12 +7,12 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import aiosqlite
 
 from bot.clock import iso, parse_iso
 from bot.dialogue.state import OutMessage
+from bot.locale import is_zone
 from bot.schedule.times import find_zone
 from bot.store import team as repo
 from bot.team import core, wizard
@@ -101,9 +101,7 @@ class Setup:
                 group.open_hours = int(word[:-1])
             elif "/" in token or word == "utc":
                 zone = find_zone(token) or token
-                try:
-                    ZoneInfo(zone)
-                except (KeyError, ValueError):
+                if not is_zone(zone):
                     return token
                 group.timezone = zone
             else:

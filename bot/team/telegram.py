@@ -9,8 +9,6 @@ from typing import Any
 
 from telegram import (
     Bot,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputFile,
     LinkPreviewOptions,
     Update,
@@ -20,7 +18,8 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden
 
 from bot import identity
 from bot.channels.telegram import GroupEvent, TelegramChannel, parse_command
-from bot.dialogue.state import Button, OutMessage
+from bot.channels.telegram import keyboard as _keyboard
+from bot.dialogue.state import OutMessage
 from bot.team.delivery import ChatMoved, GroupGone
 from bot.team.service import Team, TeamService
 
@@ -31,14 +30,6 @@ ROUND_PAYLOAD = "gov_"  # a deep link's start payload for a governance round: go
 
 ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-
-def _keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
-    """Buttons as an inline keyboard."""
-    if not rows:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows])
 
 
 class TelegramTeamGateway:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
@@ -16,13 +15,13 @@ from babel.numbers import format_decimal
 from bot.clock import parse_iso
 from bot.dialogue import Dialogues
 from bot.dialogue.state import Button, OutMessage
-from bot.service import language_for
+from bot.locale import BABEL_LOCALES, LANGUAGES, language_for, zone_of
 from bot.store import team as repo
 from bot.team import core
 from bot.team.chart import trust_chart
 
-TEAM_LANGUAGES: tuple[str, ...] = ("da", "nb", "en")
-LOCALES = {"da": "da", "nb": "nb", "en": "en_GB"}
+TEAM_LANGUAGES: tuple[str, ...] = LANGUAGES
+LOCALES = BABEL_LOCALES
 CAPTION_LIMIT = 1024
 MESSAGE_LIMIT = 4096
 CHART_PULSES = 12
@@ -218,12 +217,7 @@ def member_language(language_code: str | None) -> str:
     return language_for(language_code, TEAM_LANGUAGES)
 
 
-def time_zone(name: str) -> ZoneInfo:
-    """A time zone by name, falling back to Copenhagen."""
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("Europe/Copenhagen")
+time_zone = zone_of
 
 
 def _signed_int(value: float) -> str:

@@ -15,12 +15,13 @@ from typing import Any
 
 from bot.dialogue.state import Button, OutMessage
 from bot.features.onboarding import TIMEZONES
+from bot.locale import LANGUAGES as KIT_LANGUAGES
 from bot.numbers import small_int
 from bot.store.team import Group, Wizard
 
 PREFIX = "tw"
 DATA_LIMIT = 64  # bytes of callback data Telegram allows on a button
-LANGUAGES: tuple[str, ...] = ("da", "nb", "en")
+LANGUAGES: tuple[str, ...] = KIT_LANGUAGES
 CADENCE_CODES = {"w": "weekly", "b": "biweekly"}
 # Times leaders commonly pick; any other can still be typed (/checkin setup 13:45).
 TIMES: tuple[str, ...] = ("08:00", "09:00", "10:00", "12:00", "13:30", "14:30")
