@@ -54,7 +54,7 @@ from bot.channels.teams_send import ConnectorSender, TeamsSendError
 from bot.config import Settings
 from bot.dialogue.state import OutMessage
 from bot.inbound import EventKind, InEvent, Reply, Unreachable
-from bot.service import language_for
+from bot.locale import language_for
 
 if TYPE_CHECKING:
     from bot.runtime import Background, Core
