@@ -16,17 +16,17 @@ Time and waiting are injected (`clock`, `sleep`) so tests run it in virtual time
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram.error import NetworkError
 from telegram.ext import AIORateLimiter
 
 from bot import metrics
+from bot.locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -105,33 +105,8 @@ class ChatBuckets:
         return len(self._due)
 
 
-class ChatLocks:
-    """One asyncio.Lock per chat, kept only while someone holds or waits for it."""
-
-    def __init__(self) -> None:
-        """No chats yet."""
-        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        """Hold the chat's lock for the block."""
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        """Chats with a lock held or awaited."""
-        return len(self._locks)
+# One lock per chat, kept only while someone holds or waits for it.
+ChatLocks = KeyedLocks
 
 
 class PacedRateLimiter(AIORateLimiter):

@@ -45,7 +45,7 @@ import functools
 import logging
 import secrets
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
@@ -55,6 +55,7 @@ from cachetools import TTLCache
 from bot.access import Cooldown
 from bot.clock import Clock, iso
 from bot.dialogue.state import OutMessage
+from bot.locks import KeyedLocks
 from bot.store import team as repo
 from bot.store.db import Store
 
@@ -180,37 +181,11 @@ class AdminCache:
         self._seen[(chat_id, user_id)] = admin
 
 
-class GroupLocks:
-    """One asyncio lock per group, held only while someone holds or waits for it.
-
-    A live count is edited from button presses and from the tick; within one group one edit
-    at a time, so the same count is never sent twice (Telegram rejects an edit that changes
-    nothing). Another group's edits never wait for this one's network call. A lock is dropped
-    when its last user leaves, so the table holds only groups busy right now.
-    """
-
-    def __init__(self) -> None:
-        """No group is busy."""
-        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
-
-    def __len__(self) -> int:
-        """How many groups have someone holding or waiting for their lock."""
-        return len(self._locks)
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        """Hold the group's lock for the block."""
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+# One lock per group, held only while someone holds or waits for it. A live count is edited
+# from button presses and from the tick; within one group one edit at a time, so the same count
+# is never sent twice (Telegram rejects an edit that changes nothing). Another group's edits
+# never wait for this one's network call.
+GroupLocks = KeyedLocks
 
 
 Mark = AbstractAsyncContextManager[bool]
