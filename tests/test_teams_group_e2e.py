@@ -192,7 +192,7 @@ async def test_a_teams_group_pulse_counts_in_place_and_shows_results_from_three(
         assert len(group_texts(connector)) == 1 and len(connector.messages(bo.chat)) == 1
 
         # Anne installed the app: she sets the pulse up, in Danish words.
-        await anne.mention("tjekind opsæt ugentlig fredag 13:30 Europe/Copenhagen da")
+        await anne.mention("tillidspuls opsæt ugentlig fredag 13:30 Europe/Copenhagen da")
         await connector.wait_for(lambda: len(group_texts(connector)) == 2)
         assert query(db, "SELECT channel, chat_id, status FROM team_groups") == [
             ("teams", GROUP, "active")]
