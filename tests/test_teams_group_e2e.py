@@ -259,6 +259,19 @@ async def test_a_teams_group_pulse_counts_in_place_and_shows_results_from_three(
         assert len(image["contentUrl"]) < 1.4 * 1024 * 1024
         assert "#2" in shown_text(result) and "3" in shown_text(result)
         assert query(db, "SELECT COUNT(*) FROM team_pulse_answers") == [(0,)]  # forgotten
+
+        # Anne hands the task over to Dorthea: Anne changes nothing any more, Dorthea can.
+        await anne.mention("checkin overdrag", dorte)
+        await connector.wait_for(
+            lambda: group_texts(connector)[-1] == ui("teams_team_admin_handed", "da"))
+        shown = len(group_texts(connector))
+        await anne.mention("checkin pause")
+        assert len(group_texts(connector)) == shown
+        assert query(db, "SELECT status FROM team_groups") == [("active",)]
+        await dorte.mention("checkin pause")
+        await connector.wait_for(lambda: len(group_texts(connector)) == shown + 1)
+        assert query(db, "SELECT status FROM team_groups") == [("paused",)]
+        assert query(db, "SELECT COUNT(*) FROM team_admins") == [(2,)]  # Cai and Dorthea
         await bot.stop()
     assert_nobody_named(tmp_path, bot.output, connector, members)
     (tmp_path / "calls.txt").write_text("\n".join(connector.transcript(GROUP)))
