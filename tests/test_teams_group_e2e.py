@@ -344,6 +344,17 @@ async def test_a_teams_governance_round_collects_examples_in_one_to_one_chats(
         assert query(db, "SELECT status, notified FROM team_gov_rounds") == [("closed", 1)]
         assert query(db, "SELECT COUNT(*) FROM team_gov_leaders") == [(0,)]
         assert buttons(card_of(connector.sent[vote_id].activity)) == []
+
+        # The app is removed and Eli adds it again: the check-ins stopped, and he is the admin.
+        await anne.post(anne.in_group(type="conversationUpdate", text=None,
+                                      membersRemoved=[{"id": BOT_ID}]))
+        assert query(db, "SELECT status FROM team_groups") == [("off",)]
+        assert query(db, "SELECT COUNT(*) FROM team_admins") == [(0,)]
+        shown = len(group_texts(connector))
+        await eli.install()
+        await eli.mention("checkin setup ugentlig mandag 09:00 Europe/Copenhagen da")
+        await connector.wait_for(lambda: len(group_texts(connector)) == shown + 2)
+        assert query(db, "SELECT status, weekday FROM team_groups") == [("active", 0)]
         await bot.stop()
     assert_nobody_named(tmp_path, bot.output, connector, members)
     (tmp_path / "transcript.txt").write_text("\n".join(connector.transcript(GROUP)))

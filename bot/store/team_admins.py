@@ -52,6 +52,14 @@ async def remove_admin(conn: aiosqlite.Connection, channel: str, chat_id: str,
         (channel, chat_id, admin_hash))
 
 
+async def forget_group(conn: aiosqlite.Connection, channel: str, chat_id: str) -> None:
+    """The bot left a group: its admins and reference go (whoever adds it again starts anew)."""
+    await conn.execute("DELETE FROM team_admins WHERE channel = ? AND chat_id = ?",
+                       (channel, chat_id))
+    await conn.execute("DELETE FROM team_group_refs WHERE channel = ? AND chat_id = ?",
+                       (channel, chat_id))
+
+
 async def put_reference(conn: aiosqlite.Connection, channel: str, chat_id: str, reference: str,
                         now: str) -> None:
     """Keep (or refresh) how a group conversation is reached."""

@@ -352,9 +352,10 @@ class TeamTeams:
         if any(m.id == bot for m in activity.members_removed or []):
             conversation = activity.conversation
             if conversation is not None and conversation.id:
+                chat_id = group_id(conversation.id)
                 async with self.store.transaction() as tx:
-                    await repo.retire_group(tx, CHANNEL, group_id(conversation.id),
-                                            iso(self.core.clock.now()))
+                    await repo.retire_group(tx, CHANNEL, chat_id, iso(self.core.clock.now()))
+                    await admins.forget_group(tx, CHANNEL, chat_id)
                 log.info("the app was removed from a Teams group; its check-ins stopped")
             return
         if not any(m.id == bot for m in activity.members_added or []):
