@@ -19,7 +19,7 @@ async def is_admin(conn: aiosqlite.Connection, channel: str, chat_id: str,
                    admin_hash: str) -> bool:
     """Whether a hash is one of a group's admins."""
     async with conn.execute(
-            "SELECT 1 FROM team_admins WHERE channel = ? AND chat_id = ? AND admin_hash = ?",
+            "SELECT 1 FROM team_admins WHERE channel = ? AND chat_id = ? AND member_hash = ?",
             (channel, chat_id, admin_hash)) as cur:
         return await cur.fetchone() is not None
 
@@ -28,7 +28,7 @@ async def add_admin(conn: aiosqlite.Connection, channel: str, chat_id: str, admi
                     now: str) -> bool:
     """Make a hash an admin of a group; False if it was one already."""
     cur = await conn.execute(
-        "INSERT INTO team_admins (channel, chat_id, admin_hash, added_at) VALUES (?, ?, ?, ?) "
+        "INSERT INTO team_admins (channel, chat_id, member_hash, added_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING", (channel, chat_id, admin_hash, now))
     return cur.rowcount > 0
 
@@ -38,7 +38,7 @@ async def claim_first(conn: aiosqlite.Connection, channel: str, chat_id: str, ad
     """Make a hash the group's first admin if it has none yet (in one statement, so two
     members racing to set up cannot both win); whether it is an admin now."""
     await conn.execute(
-        "INSERT INTO team_admins (channel, chat_id, admin_hash, added_at) SELECT ?, ?, ?, ? "
+        "INSERT INTO team_admins (channel, chat_id, member_hash, added_at) SELECT ?, ?, ?, ? "
         "WHERE NOT EXISTS (SELECT 1 FROM team_admins WHERE channel = ? AND chat_id = ?)",
         (channel, chat_id, admin_hash, now, channel, chat_id))
     return await is_admin(conn, channel, chat_id, admin_hash)
@@ -48,7 +48,7 @@ async def remove_admin(conn: aiosqlite.Connection, channel: str, chat_id: str,
                        admin_hash: str) -> None:
     """A hash is no longer an admin of a group."""
     await conn.execute(
-        "DELETE FROM team_admins WHERE channel = ? AND chat_id = ? AND admin_hash = ?",
+        "DELETE FROM team_admins WHERE channel = ? AND chat_id = ? AND member_hash = ?",
         (channel, chat_id, admin_hash))
 
 

@@ -5,11 +5,11 @@
 -- an AAD object id or a name. The group's conversation reference lets pulses be posted after a
 -- restart; it names the conversation and the bot, not the member who happened to write.
 CREATE TABLE team_admins (
-    channel    TEXT NOT NULL,
-    chat_id    TEXT NOT NULL,
-    admin_hash TEXT NOT NULL,               -- core.member_key(salt, 'admin:<chat>', member)
-    added_at   TEXT NOT NULL,
-    PRIMARY KEY (channel, chat_id, admin_hash)
+    channel     TEXT NOT NULL,
+    chat_id     TEXT NOT NULL,
+    member_hash TEXT NOT NULL,              -- core.member_key(salt, 'admin:<chat>', member)
+    added_at    TEXT NOT NULL,
+    PRIMARY KEY (channel, chat_id, member_hash)
 );
 
 CREATE TABLE team_group_refs (
