@@ -162,6 +162,13 @@ def assert_nobody_named(tmp_path: Path, bot_output: str, connector: ConnectorSta
             assert secret not in sent, f"{secret!r} went to the connector"
 
 
+def write_record(tmp_path: Path, connector: ConnectorStandIn) -> None:
+    """Keep the group's transcript and every connector call beside the test's files."""
+    (tmp_path / "transcript.txt").write_text("\n".join(connector.transcript(GROUP)))
+    (tmp_path / "calls.txt").write_text("\n".join(
+        f"{c.method} {c.path} -> {c.status}" for c in connector.calls))
+
+
 async def started(connector: ConnectorStandIn, db: Path) -> tuple[TeamsBot, list[Person]]:
     """The bot running, the five members, and the app installed by the first of them."""
     connector.opaque_chats = True
@@ -274,7 +281,7 @@ async def test_a_teams_group_pulse_counts_in_place_and_shows_results_from_three(
         assert query(db, "SELECT COUNT(*) FROM team_admins") == [(2,)]  # Cai and Dorthea
         await bot.stop()
     assert_nobody_named(tmp_path, bot.output, connector, members)
-    (tmp_path / "calls.txt").write_text("\n".join(connector.transcript(GROUP)))
+    write_record(tmp_path, connector)
 
 async def test_a_teams_governance_round_collects_examples_in_one_to_one_chats(
         tmp_path: Path, real_dialogues: Dialogues) -> None:
@@ -357,4 +364,4 @@ async def test_a_teams_governance_round_collects_examples_in_one_to_one_chats(
         assert query(db, "SELECT status, weekday FROM team_groups") == [("active", 0)]
         await bot.stop()
     assert_nobody_named(tmp_path, bot.output, connector, members)
-    (tmp_path / "transcript.txt").write_text("\n".join(connector.transcript(GROUP)))
+    write_record(tmp_path, connector)
