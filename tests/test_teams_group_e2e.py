@@ -279,6 +279,17 @@ async def test_a_teams_group_pulse_counts_in_place_and_shows_results_from_three(
         await connector.wait_for(lambda: len(group_texts(connector)) == shown + 1)
         assert query(db, "SELECT status FROM team_groups") == [("paused",)]
         assert query(db, "SELECT COUNT(*) FROM team_admins") == [(2,)]  # Cai and Dorthea
+
+        # The setup wizard: only an admin's presses count (the bot's own list, not Graph).
+        await dorte.mention("checkin setup")
+        await connector.wait_for(lambda: len(group_texts(connector)) == shown + 2)
+        wizard = connector.ids(GROUP)[-1]
+        step = buttons(card_of(connector.sent[wizard].activity))[0]["data"]
+        _, answer = await bo.press(wizard, step)
+        assert answer["value"] == ui("team_toast_wizard_admins", "da")
+        assert connector.sent_record(wizard).versions == []
+        await dorte.press(wizard, step)
+        assert len(connector.sent_record(wizard).versions) == 1  # the wizard's next step
         await bot.stop()
     assert_nobody_named(tmp_path, bot.output, connector, members)
     write_record(tmp_path, connector)

@@ -1,7 +1,7 @@
 """How team check-ins reach a channel: the TeamGateway a channel implements, and the paced,
 at-most-once delivery built on it.
 
-Writing a gateway (Telegram's is bot/team/telegram.py; a Teams one follows the same shape)
+Writing a gateway (Telegram's is bot/team/telegram.py, Teams' bot/team/teams.py)
 ---------------------------------------------------------------------------------------------
 A channel implements `TeamGateway` and attaches it with `Team.attach(channel_name, gateway)`,
 which returns the channel's `TeamService`. The channel then routes to that service:
