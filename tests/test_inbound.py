@@ -230,13 +230,22 @@ async def test_button_presses_come_with_hints_for_the_pressed_prompt(tmp_path: P
     assert pressed is not None
     assert pressed.toast == "" and pressed.pressed == "mark_chosen"  # answered silently
     old = await inbound.handle(event(ids(), "button", data=menu.buttons[0][0].data), channel)
-    assert old is not None  # the menu button again, mid-conversation: busy, and the question
-    assert old.pressed == "mark_chosen" and old.messages[0].kind == "error"
+    assert old is not None  # the same menu button again (a double tap): closed, no effect
+    assert old.toast == core.service.ui("tg_closed", "da")
+    assert old.pressed == "clear_buttons" and old.messages == []
+    # A menu drawn since (after /cancel) and still current when a command started a
+    # conversation: busy, and the question.
+    await inbound.handle(event(ids(), "command", command="cancel"), channel)
+    fresh = channel.replies[-1].messages[-1]
+    await inbound.handle(event(ids(), "command", command="delegate"), channel)
+    busy = await inbound.handle(event(ids(), "button", data=fresh.buttons[0][0].data), channel)
+    assert busy is not None
+    assert busy.pressed == "mark_chosen" and busy.messages[0].kind == "error"
 
     async def refuse(request: Request) -> list[OutMessage]:
         return [OutMessage(text="no", kind="error")]
 
-    core.service.register_buttons("zz", refuse)
+    core.service.register_buttons("zz", refuse, guarded=False)
     rejected = await inbound.handle(event(ids(), "button", data="zz:1"), channel)
     assert rejected is not None  # only errors: the pressed question stays open as it was
     assert rejected.toast == "" and rejected.pressed == "keep"
