@@ -37,6 +37,7 @@ from bot.dialogue.render import RenderError
 from bot.dialogue.state import ButtonInput, OutMessage, TextInput
 from bot.service import Action, BotService, Command, Resume, Who, language_for
 from bot.store import inbound as events
+from bot.store import repo
 
 log = logging.getLogger(__name__)
 
@@ -294,9 +295,17 @@ class Inbound:
 
     async def _stale(self, tx: aiosqlite.Connection, who: Who) -> list[OutMessage]:
         """What the engine says to an old button, for a guarded one."""
-        lang = await self.service.language_in(tx, who)
+        lang = await self._language(tx, who)
         return [OutMessage(text=self.service.ui("stale_button", lang), kind="error",
                            key="stale_button")]
+
+    async def _language(self, tx: aiosqlite.Connection, who: Who) -> str:
+        """The leader's language, or their platform's for a person with no leader row (a press
+        that changes nothing creates none: a forgotten leader's old button stays forgotten)."""
+        leader = await repo.get_leader(tx, who.leader_id)
+        if leader is not None:
+            return leader.language
+        return language_for(who.language_code, self.service.dialogues.languages)
 
     async def _stamped(self, tx: aiosqlite.Connection, who: Who, reply: Reply) -> Reply:
         """The reply with the leader's button token on its guarded buttons."""
@@ -322,7 +331,7 @@ class Inbound:
 
     async def _closed(self, tx: aiosqlite.Connection, who: Who) -> str:
         """'This question is closed' in the leader's language."""
-        return self.service.ui("tg_closed", await self.service.language_in(tx, who))
+        return self.service.ui("tg_closed", await self._language(tx, who))
 
     async def _recover(self, event: InEvent, action: Action, exc: RenderError,
                        channel: Channel) -> Reply:
