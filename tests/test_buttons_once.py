@@ -6,6 +6,9 @@ button on the now-closed message (stale), and the same data pressed by another l
 from their own chat and from this one's message) are each answered exactly once, make no edit
 (Telegram would answer 400 "message is not modified"), send nothing and leave the real SQLite
 file as it was. A forged press from an inline message (no message, only its id) is answered.
+The team buttons (the setup wizard, a pulse answer, a governance colour) too. On Teams, a
+second Action.Submit of an onboarding or menu card changes nothing and updates no
+card (no PUT).
 """
 
 from __future__ import annotations
@@ -20,19 +23,23 @@ from typing import Any
 
 import pytest
 
-from bot.clock import SystemClock, iso
+from bot.clock import ManualClock, SystemClock, iso
 from bot.dialogue import Dialogues
 from bot.schedule import plan
 from bot.schedule.times import Prefs
 from bot.store import repo, schedules
 from bot.store.db import Store
 from tests.botapi_standin import BotApiStandIn, User
+from tests.connector_standin import ConnectorStandIn
+from tests.teamskit import Member, TeamsBot, buttons, card_of, shown_text
 from tests.test_history_telegram import seed as seed_history
+from tests.test_team_e2e import START, Team, data_of
 from tests.tgkit import InProcessBot, Phone, query, until, update_status
 
 EDITS = ("editMessageText", "editMessageReplyMarkup", "editMessageCaption")
 SENDS = ("sendMessage", "sendPhoto", "sendDocument")
 ALICE, BOB = 6101, 6202
+TEAMS_LEADER = "0f0e0d0c-3333-4000-8000-000000000003"
 
 
 @dataclass
@@ -289,3 +296,77 @@ async def test_a_press_from_an_inline_message_is_answered_and_does_nothing(
         assert not [m for m in calls[:answered_at] if m in SENDS]  # nothing but the answer
     after = snapshot(db)
     assert after["sessions"] == stored["sessions"] and after["threads"] == stored["threads"]
+
+
+async def test_a_double_submit_on_teams_changes_nothing_and_updates_no_card(
+        tmp_path: Path, real_dialogues: Dialogues) -> None:
+    db = tmp_path / "bot.db"
+    closed_text = real_dialogues.strings("tg_closed", "da")
+    async with ConnectorStandIn() as connector:
+        bot = await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=TEAMS_LEADER).start()
+        lene = Member(connector, bot, TEAMS_LEADER, "Lene", "da-DK")
+        await lene.say("/start")
+        for card in ("language", "time zone", "menu"):
+            card_id = [i for i in connector.ids(lene.conversation_id)
+                       if card_of(connector.sent[i].activity)][-1]
+            value = buttons(card_of(connector.sent[card_id].activity))[0]["data"]
+            await lene.press()
+            puts, stored = len(_puts(connector)), snapshot(db)
+            mark = lene.mark()
+            status, _ = await lene.post(lene.activity(value=value, replyToId=card_id, text=None))
+            assert status in (200, 201, 202)
+            await connector.wait_for(lambda: lene.mark() > mark)
+            again = connector.messages(lene.conversation_id)[mark:]
+            assert [shown_text(a) for a in again] == [closed_text], card
+            assert len(_puts(connector)) == puts, card  # the pressed card is not updated again
+            assert snapshot(db) == stored, card
+        await bot.stop()
+
+
+def _puts(connector: ConnectorStandIn) -> list[Any]:
+    """The card updates the bot made."""
+    return [c for c in connector.calls if c.method == "PUT"]
+
+
+TEAM_KINDS = ("setup wizard", "pulse answer", "governance colour")
+
+
+@pytest.mark.parametrize("kind", TEAM_KINDS)
+async def test_a_team_button_counts_once(kind: str, tmp_path: Path,
+                                         real_dialogues: Dialogues) -> None:
+    ui = real_dialogues.strings
+    db = tmp_path / "bot.db"
+    async with BotApiStandIn() as api:
+        team = Team(api, db)
+        anna = team.members[0]
+        async with InProcessBot(api, db, clock=ManualClock(START),
+                                TILLIDSBOT_TEAM_TICK_SECONDS="0.05"):
+            if kind == "setup wizard":
+                await team.say(team.admin, "/checkin setup")
+                presser, message = team.admin, team.group_messages()[-1]
+                data = str(api.buttons(message)[0]["callback_data"])
+                repeated = ui("team_toast_wizard_moved", "da")
+            elif kind == "pulse answer":
+                await team.say(team.admin, "/checkin setup ugentlig mandag 09:00 "
+                                           "Europe/Copenhagen da")
+                await team.say(team.admin, "/checkin now")
+                found = team.pulse()
+                assert found is not None
+                presser, message, data = anna, found, data_of(api, found, "4")
+                # A pulse answer can be changed until the pulse closes: the same answer again
+                # is saved as it was (nothing changes, nothing is edited), and the toast says so.
+                repeated = ui("team_toast_saved", "da")
+            else:
+                await team.say(team.admin, "/checkin governance 2")
+                token = team.group_messages()[-1]["text"].split("start=")[1].split()[0]
+                await team.say(anna, f"/start {token}", private=True)
+                found = api.last_bot_message(anna.id)
+                assert found is not None
+                presser, message = anna, found
+                data = str(api.buttons(message)[0]["callback_data"])
+                repeated = ui("team_toast_stale", "da")
+            message = json.loads(json.dumps(message))
+            first = await press(api, db, presser, message, data)
+            assert first.answers == 1 and (first.sends or first.edits or first.changed)
+            closed(await press(api, db, presser, message, data), repeated)
+        assert not [c for c in api.calls if c.method in EDITS and not c.ok]
