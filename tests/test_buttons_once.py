@@ -315,7 +315,7 @@ async def test_a_double_submit_on_teams_changes_nothing_and_updates_no_card(
             mark = lene.mark()
             status, _ = await lene.post(lene.activity(value=value, replyToId=card_id, text=None))
             assert status in (200, 201, 202)
-            await connector.wait_for(lambda: lene.mark() > mark)
+            await connector.wait_for(lambda mark=mark: lene.mark() > mark)
             again = connector.messages(lene.conversation_id)[mark:]
             assert [shown_text(a) for a in again] == [closed_text], card
             assert len(_puts(connector)) == puts, card  # the pressed card is not updated again
