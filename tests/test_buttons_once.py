@@ -13,6 +13,7 @@ card (no PUT).
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -315,12 +316,17 @@ async def test_a_double_submit_on_teams_changes_nothing_and_updates_no_card(
             mark = lene.mark()
             status, _ = await lene.post(lene.activity(value=value, replyToId=card_id, text=None))
             assert status in (200, 201, 202)
-            await connector.wait_for(lambda mark=mark: lene.mark() > mark)
+            await connector.wait_for(functools.partial(_more_than, lene, mark))
             again = connector.messages(lene.conversation_id)[mark:]
             assert [shown_text(a) for a in again] == [closed_text], card
             assert len(_puts(connector)) == puts, card  # the pressed card is not updated again
             assert snapshot(db) == stored, card
         await bot.stop()
+
+
+def _more_than(member: Member, mark: int) -> bool:
+    """Whether the bot has written more than mark activities to the member."""
+    return member.mark() > mark
 
 
 def _puts(connector: ConnectorStandIn) -> list[Any]:
