@@ -394,7 +394,9 @@ class Inbound:
                 resumed = await self.service.resume(event.who)
                 async with self.service.store.transaction() as tx:
                     resumed = await buttons.stamp(tx, self.service, event.leader_id, resumed)
-                await channel.render(event, Reply([sorry, *resumed]))
+                # A press is answered too (silently): its spinner must stop.
+                toast = "" if event.kind == "button" else None
+                await channel.render(event, Reply([sorry, *resumed], toast=toast))
         except Exception as exc:  # reporting must never raise out of the pipeline
             log.error("could not tell the leader about the failed update %s: %s", event.name,
                       type(exc).__name__)

@@ -669,6 +669,7 @@ class _PrivateChat:
         """The update being answered: its callback query and pressed message, if any."""
         self.channel = channel
         self.query = update.callback_query
+        self.answered = False  # a callback query is answered once, also after a failure
         message = self.query.message if self.query is not None else None
         self.origin = message if isinstance(message, Message) else None
 
@@ -682,7 +683,8 @@ class _PrivateChat:
     async def _render(self, event: InEvent, reply: Reply) -> None:
         """Apply the hints in the documented order."""
         channel, origin, out = self.channel, self.origin, list(reply.messages)
-        if self.query is not None and reply.toast is not None:
+        if self.query is not None and reply.toast is not None and not self.answered:
+            self.answered = True
             await channel._answer(self.query, reply.toast or None)
         if origin is not None and self.query is not None:
             if reply.pressed == "clear_buttons":
