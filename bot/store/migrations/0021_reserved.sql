@@ -1,2 +1,0 @@
--- Reserved for another branch of issue 17 (the coordinator replaces this file with the real
--- migration when merging); kept so the numbers stay gap-free on this branch.
