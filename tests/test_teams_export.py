@@ -13,8 +13,11 @@ In a group chat /export points to the 1:1 chat. No export file is written to dis
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.dialogue import Dialogues
 from tests.conftest import ROOT
@@ -39,6 +42,21 @@ def info_cards(activities: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The file-info attachments among activities, in order."""
     return [a for activity in activities for a in activity.get("attachments") or []
             if a.get("contentType") == INFO]
+
+
+@pytest.fixture
+async def track() -> AsyncIterator[Callable[[TeamsBot], TeamsBot]]:
+    """Bots a test started; any still running when it ends (a failed assertion) is killed."""
+    bots: list[TeamsBot] = []
+
+    def keep(bot: TeamsBot) -> TeamsBot:
+        """Remember a started bot."""
+        bots.append(bot)
+        return bot
+
+    yield keep
+    for bot in bots:
+        await bot.kill()
 
 
 async def answer_consent(member: Member, consent: dict[str, Any], action: str,
@@ -70,12 +88,13 @@ async def onboard(member: Member) -> None:
 
 
 async def test_export_files_arrive_by_consent_card_with_only_the_leaders_data(
-        tmp_path: Path, real_dialogues: Dialogues) -> None:
+        tmp_path: Path, real_dialogues: Dialogues,
+        track: Callable[[TeamsBot], TeamsBot]) -> None:
     db = tmp_path / "bot.db"
     ui = real_dialogues.strings
     closed = ui("tg_closed", "da")
     async with ConnectorStandIn() as connector:
-        bot = await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=f"{LENE},{OLE}").start()
+        bot = track(await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=f"{LENE},{OLE}").start())
         lene = Member(connector, bot, LENE, "Lene", "da-DK")
         ole = Member(connector, bot, OLE, "Ole", "da-DK")
         await onboard(lene)
@@ -141,12 +160,13 @@ async def test_export_files_arrive_by_consent_card_with_only_the_leaders_data(
     assert lene_typed[0] not in bot.output, "a leader's words reached the log"
 
 
-async def test_a_declined_export_uploads_nothing(tmp_path: Path,
-                                                 real_dialogues: Dialogues) -> None:
+async def test_a_declined_export_uploads_nothing(
+        tmp_path: Path, real_dialogues: Dialogues,
+        track: Callable[[TeamsBot], TeamsBot]) -> None:
     db = tmp_path / "bot.db"
     ui = real_dialogues.strings
     async with ConnectorStandIn() as connector:
-        bot = await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=LENE).start()
+        bot = track(await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=LENE).start())
         lene = Member(connector, bot, LENE, "Lene", "da-DK")
         await onboard(lene)
         await lene.say("/export")
@@ -169,12 +189,13 @@ async def test_a_declined_export_uploads_nothing(tmp_path: Path,
 
 
 async def test_forged_and_stale_consents_upload_nothing(
-        tmp_path: Path, real_dialogues: Dialogues) -> None:
+        tmp_path: Path, real_dialogues: Dialogues,
+        track: Callable[[TeamsBot], TeamsBot]) -> None:
     db = tmp_path / "bot.db"
     ui = real_dialogues.strings
     closed = ui("tg_closed", "da")
     async with ConnectorStandIn() as connector:
-        bot = await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=f"{LENE},{OLE}").start()
+        bot = track(await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=f"{LENE},{OLE}").start())
         lene = Member(connector, bot, LENE, "Lene", "da-DK")
         ole = Member(connector, bot, OLE, "Ole", "da-DK")
         await onboard(lene)
@@ -212,7 +233,7 @@ async def test_forged_and_stale_consents_upload_nothing(
             connector.messages(lene.conversation_id))) >= 4)
         old = consent_cards(connector.messages(lene.conversation_id))[-1]
         await bot.stop()
-        bot = await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=f"{LENE},{OLE}").start()
+        bot = track(await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=f"{LENE},{OLE}").start())
         lene.bot = ole.bot = bot
         await closed_for(lene, old, "accept")
 
