@@ -19,6 +19,8 @@ admission, onboarding, resume after a crash and error recovery live there) and d
   new card, or an acknowledgement).
 - In group chats and channels the bot hears only @mentions; leader commands there get a
   pointer to the personal chat.
+- What the bot cannot take is said so and changes nothing, as on Telegram: an image or file a
+  leader sends (with or without a caption), an edited message (`messageUpdate`).
 - Files (the two /export documents) go by file-consent card in the 1:1 chat: the file waits
   in memory only, under a random token that only its card carries; the leader's accept
   (a `fileConsent/invoke`) is answered at once, then the file is PUT to the uploadUrl Teams
@@ -36,7 +38,7 @@ import traceback
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -255,6 +257,10 @@ class TeamsChannel:
             if personal and aad and self._bot_added(activity):
                 await self._handle(context, conversation.id, self._event(context, aad, "open"))
             return
+        if activity.type == ActivityTypes.message_update:
+            if personal and aad:  # an edited message: the answer was taken as first sent
+                await self._handle(context, conversation.id, self._edit_event(context, aad))
+            return
         if activity.type not in (ActivityTypes.message, ActivityTypes.invoke) or not aad:
             return
         if not personal:
@@ -276,6 +282,9 @@ class TeamsChannel:
         if activity.type == ActivityTypes.invoke or activity.value is not None:
             return self._event(context, aad, "button",
                                data=cards.submitted_data(activity.value) or "")
+        attachment = cards.attachment_kind(activity.attachments or [])
+        if attachment:  # as on Telegram: words only; a caption is not taken without its file
+            return self._event(context, aad, "attachment", attachment=attachment)
         text = cards.strip_mentions(activity.text or "")
         if text:
             command = cards.parse_command(text, self.words)
@@ -283,8 +292,6 @@ class TeamsChannel:
                 return self._event(context, aad, "command", command=command[0],
                                    text=command[1])
             return self._event(context, aad, "text", text=text)
-        if activity.attachments:
-            return self._event(context, aad, "attachment", attachment="document")
         return None
 
     def _event(self, context: TurnContext, aad: str, kind: EventKind, command: str = "",
@@ -297,6 +304,14 @@ class TeamsChannel:
                        reference=_stored_reference(context), kind=kind,
                        language=activity.locale, command=command, text=text, data=data,
                        attachment=attachment)
+
+    def _edit_event(self, context: TurnContext, aad: str) -> InEvent:
+        """A messageUpdate as the core's edit event. It carries the edited message's id, which
+        the pipeline already claimed for the message itself: the edit's own id adds when."""
+        activity = context.activity
+        event = self._event(context, aad, "edit")
+        stamp = activity.timestamp.isoformat() if activity.timestamp else uuid.uuid4().hex
+        return replace(event, event_id=f"{event.event_id}:edit:{stamp}")
 
     async def _handle(self, context: TurnContext, conversation_id: str, event: InEvent) -> None:
         """The core's pipeline, one event at a time per conversation; an invoke is always

@@ -228,6 +228,22 @@ def strip_mentions(text: str) -> str:
     return " ".join(html.unescape(MENTION.sub(" ", text)).split())
 
 
+# ---- what a leader sends -------------------------------------------------------------------
+
+# Attachments Teams adds to an ordinary text message (its HTML rendering, cards): not files.
+TEXT_ATTACHMENTS = frozenset({"text/html", "text/plain", CARD_TYPE})
+
+
+def attachment_kind(attachments: Iterable[Any]) -> str:
+    """'photo' or 'document' when a message carries an image or a file the leader sent
+    (Teams' file.download.info, an inline image); '' for a plain text message."""
+    kinds = [str(getattr(a, "content_type", None) or "").lower() for a in attachments]
+    real = [k for k in kinds if k and k not in TEXT_ATTACHMENTS]
+    if not real:
+        return ""
+    return "photo" if all(k.startswith("image/") for k in real) else "document"
+
+
 # ---- commands ------------------------------------------------------------------------------
 
 def command_names(service: BotService) -> list[str]:
