@@ -8,7 +8,9 @@ here makes every reply, card update and proactive message land in this recorder:
 - `DELETE /v3/conversations/{id}/activities/{activityId}` deletes one;
 - `PUT /upload/{conversation}/{name}` plays OneDrive's upload session behind a file-consent
   card: `upload_info(...)` is the uploadInfo a test puts in its `fileConsent/invoke`, and the
-  uploadUrl there points here; the bytes land in `uploads` (the Content-Range must cover them).
+  uploadUrl there points here; the bytes land in `uploads` (the Content-Range must cover them);
+  `fail_next("UPLOAD", 500)` refuses the next upload, and `hold_uploads()` keeps uploads
+  waiting until `release_uploads()` (to see what the bot does before an upload finishes).
 Every call is kept in `calls` (method, path, body, status); the conversation as a leader would
 see it (updates applied, deletions removed) is `messages(conversation_id)`. `fail_next` makes
 the next matching calls answer 429 with Retry-After, or 5xx; a failed call changes nothing
@@ -92,6 +94,26 @@ class _Uploads:
     uploads: list[Upload]
     calls: list[Call]
     _changed: asyncio.Condition
+    _held: asyncio.Event | None = None
+    _waiting: int = 0
+
+    def _failure(self, method: str) -> Failure | None:
+        """The injected failure for a call (ConnectorStandIn's)."""
+        raise NotImplementedError
+
+    def hold_uploads(self) -> None:
+        """Keep the next uploads waiting (unanswered) until release_uploads()."""
+        self._held = asyncio.Event()
+
+    def release_uploads(self) -> None:
+        """Let held uploads through."""
+        if self._held is not None:
+            self._held.set()
+            self._held = None
+
+    def uploads_waiting(self) -> int:
+        """How many uploads are held now."""
+        return self._waiting
 
     def upload_info(self, conversation_id: str, name: str) -> dict[str, Any]:
         """The uploadInfo Teams puts in a fileConsent/invoke accept, pointing here."""
@@ -114,8 +136,17 @@ class _Uploads:
     async def _upload(self, request: web.Request) -> web.Response:
         """PUT /upload/{conversation}/{name}: store the bytes if the range covers them."""
         data = await request.read()
+        if self._held is not None:
+            held = self._held
+            self._waiting += 1
+            async with self._changed:
+                self._changed.notify_all()
+            await held.wait()
+            self._waiting -= 1
         header = request.headers.get("Content-Range")
-        status = 201 if _whole_range(header, len(data)) else 400
+        failure = self._failure("UPLOAD")
+        status = (failure.status if failure is not None else
+                  201 if _whole_range(header, len(data)) else 400)
         conversation_id = request.match_info["conversation"]
         name = request.match_info["name"]
         self.uploads.append(Upload(conversation_id, name, header, data, status,

@@ -4,7 +4,8 @@ stand-in as serviceUrl and as the OneDrive upload session behind the file-consen
 A leader types /export in her 1:1 chat and gets the intro and two file-consent cards (the
 Markdown and the JSON export); she accepts both: each invoke is answered 200, the file is PUT to
 the uploadUrl with a Content-Range over all of it, and a file-info card shows it; the files hold
-her data and none of another leader's. A decline hears a short message and uploads nothing. A
+her data and none of another leader's. The invoke is answered before the upload finishes. A
+decline hears a short message and uploads nothing; an upload OneDrive refuses is said so. A
 replayed accept, a token from another leader's card, an unknown or junk token, an accept whose
 uploadUrl is not allowed, and a card from before a restart upload nothing and hear "closed".
 In a group chat /export points to the 1:1 chat. No export file is written to disk.
@@ -122,8 +123,14 @@ async def test_export_files_arrive_by_consent_card_with_only_the_leaders_data(
 
         for number, consent in enumerate((md, js), start=1):
             mark = lene.mark()
+            # Teams waits for the invoke's answer: it comes before the upload is done.
+            connector.hold_uploads()
             status, body = await answer_consent(lene, consent, "accept")
             assert status == 200, body
+            await connector.wait_for(lambda: connector.uploads_waiting() == 1)
+            assert info_cards(connector.messages(lene.conversation_id)) == [
+                *info_cards(connector.messages(lene.conversation_id)[:mark])]
+            connector.release_uploads()
             await more_than(lene, mark)
             [info] = info_cards(connector.messages(lene.conversation_id)[mark:])
             assert info["name"] == consent["name"]
@@ -160,7 +167,7 @@ async def test_export_files_arrive_by_consent_card_with_only_the_leaders_data(
     assert lene_typed[0] not in bot.output, "a leader's words reached the log"
 
 
-async def test_a_declined_export_uploads_nothing(
+async def test_a_declined_or_failed_export_uploads_nothing(
         tmp_path: Path, real_dialogues: Dialogues,
         track: Callable[[TeamsBot], TeamsBot]) -> None:
     db = tmp_path / "bot.db"
@@ -172,7 +179,7 @@ async def test_a_declined_export_uploads_nothing(
         await lene.say("/export")
         await connector.wait_for(lambda: len(consent_cards(
             connector.messages(lene.conversation_id))) >= 2)
-        md, _ = consent_cards(connector.messages(lene.conversation_id))
+        md, js = consent_cards(connector.messages(lene.conversation_id))
         mark = lene.mark()
         status, _ = await answer_consent(lene, md, "decline")
         assert status == 200
@@ -182,10 +189,23 @@ async def test_a_declined_export_uploads_nothing(
         # Declined is final: an accept on the same card afterwards is closed.
         mark = lene.mark()
         await answer_consent(lene, md, "accept")
-        await connector.wait_for(lambda: lene.mark() > mark)
+        await more_than(lene, mark)
+        assert shown_text(lene.last()) == ui("tg_closed", "da")
+        assert connector.uploads == []
+        # OneDrive refuses the other file: she hears so, and /export offers it afresh.
+        connector.fail_next("UPLOAD", 500)
+        mark = lene.mark()
+        await answer_consent(lene, js, "accept")
+        await more_than(lene, mark)
+        assert shown_text(lene.last()) == ui("teams_export_failed", "da")
+        assert info_cards(connector.messages(lene.conversation_id)) == []
+        mark = lene.mark()
+        await answer_consent(lene, js, "accept")  # that offer is spent
+        await more_than(lene, mark)
         assert shown_text(lene.last()) == ui("tg_closed", "da")
         await bot.stop()
-    assert connector.uploads == []
+    assert [u.status for u in connector.uploads] == [500]
+    assert connector.uploaded(lene.conversation_id) == {}
 
 
 async def test_forged_and_stale_consents_upload_nothing(
