@@ -78,6 +78,7 @@ PERSONAL = "personal"
 EXECUTE = "adaptiveCard/action"  # the invoke an Action.Execute press sends
 FILE_CONSENT = "fileConsent/invoke"  # the invoke a file-consent card's accept/decline sends
 OFFER_SECONDS = 30 * 60  # how long an offered file waits (in memory) for the leader's accept
+OFFER_BYTES = 64 * 2**20  # all offered files together; the oldest give way past it
 UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=60)
 UNREACHABLE = frozenset({403, 404})  # the app was removed or the conversation is gone
 
@@ -143,7 +144,8 @@ class TeamsChannel:
         self.cards: LRUCache[tuple[str, str], OutMessage] = LRUCache(maxsize=10_000)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         # Files offered by consent card, waiting for the accept: token -> offer (memory only).
-        self.offers: TTLCache[str, _Offer] = TTLCache(maxsize=1_000, ttl=OFFER_SECONDS)
+        self.offers: TTLCache[str, _Offer] = TTLCache(
+            maxsize=OFFER_BYTES, ttl=OFFER_SECONDS, getsizeof=_Offer.size)
         self._tasks: set[asyncio.Task[None]] = set()  # uploads after an answered invoke
         self.port: int | None = None
 
@@ -558,6 +560,10 @@ class _Offer:
     conversation_id: str
     aad: str
     attachment: Attachment
+
+    def size(self) -> int:
+        """What it takes in memory, about (for the bound on all offers)."""
+        return len(self.attachment.data) + 1
 
 
 @dataclass
