@@ -1,8 +1,8 @@
 """Sending to the Bot Connector under Teams' limits, with the retries the SDK does not do.
 
 Teams allows about 7 operations a second, 8 in 2 seconds, 60 in 30 seconds and 1,800 an hour per
-conversation,
-and about 50 requests a second per app and tenant; over them it answers 429 with Retry-After.
+conversation, and about 50 requests a second per app and tenant; over them it answers 429 with
+Retry-After.
 `ConnectorSender` waits for a free slot in every window before each attempt (sliding windows,
 so a burst never exceeds them), honours Retry-After, and retries 412, 502, 503 and 504 with
 exponential backoff. A new message (POST) is not retried after a 500 or a dropped connection:
