@@ -245,11 +245,16 @@ async def run_telegram(settings: Settings, stop: asyncio.Event | None = None,
         await core.close()
 
 
-def wire_telegram(channel: TelegramChannel, core: Core) -> list[Background]:
+def wire_telegram(channel: TelegramChannel, core: Core,
+                  team: Team | None = None) -> list[Background]:
     """Telegram-only features register their group commands and buttons here (before the
-    channel starts, so they are in its menus); they return background services to start."""
+    channel starts, so they are in its menus); they return background services to start
+    (none for a team shared with another channel, which starts it)."""
     from bot.team.telegram import wire as wire_team
 
+    if team is not None:
+        wire_team(channel, team)
+        return []
     team = build_team(core)
     wire_team(channel, team)
     return [team_background(team)]
@@ -263,15 +268,20 @@ async def run_teams(settings: Settings, stop: asyncio.Event | None = None,
 
     core = await build_core(settings, clock)
     try:
+        from bot.team.teams import wire as wire_teams_groups
+
         hosts: list[Host] = []
+        team = build_team(core)  # one Team for both channels' groups, ticked once
         if settings.telegram_bot_token:
             from bot.channels.telegram import TelegramChannel
 
             telegram = TelegramChannel(core.service, settings, core.clock, core.inbound)
             await _reconcile(core, identity.TELEGRAM)
-            telegram.background = wire_telegram(telegram, core) or []
+            telegram.background = wire_telegram(telegram, core, team) or []
             hosts.append(telegram)
         teams = TeamsChannel(core, settings)
+        wire_teams_groups(teams, team)
+        teams.background = [team_background(team)]
         await _reconcile(core, identity.TEAMS)
         hosts.append(teams)
         return await serve(core, hosts, stop or _stop_on_signals())

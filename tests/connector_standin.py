@@ -6,11 +6,14 @@ here makes every reply, card update and proactive message land in this recorder:
 - `POST /v3/conversations/{id}/activities[/{activityId}]` sends (or replies), returns an id;
 - `PUT /v3/conversations/{id}/activities/{activityId}` updates a sent activity in place;
 - `DELETE /v3/conversations/{id}/activities/{activityId}` deletes one;
+- `GET /v3/conversations/{id}/members/{memberId}` answers from `roster` (group tests);
 - `PUT /upload/{conversation}/{name}` plays OneDrive's upload session behind a file-consent
   card: `upload_info(...)` is the uploadInfo a test puts in its `fileConsent/invoke`, and the
   uploadUrl there points here; the bytes land in `uploads` (the Content-Range must cover them);
   `fail_next("UPLOAD", 500)` refuses the next upload, and `hold_uploads()` keeps uploads
   waiting until `release_uploads()` (to see what the bot does before an upload finishes).
+With `opaque_chats` set, a new 1:1 gets an id that does not contain the member's id (as
+Teams' own `a:1…` ids), the same one again for the same member.
 Every call is kept in `calls` (method, path, body, status); the conversation as a leader would
 see it (updates applied, deletions removed) is `messages(conversation_id)`. `fail_next` makes
 the next matching calls answer 429 with Retry-After, or 5xx; a failed call changes nothing
@@ -178,6 +181,10 @@ class ConnectorStandIn(_Uploads):
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.port = 0
+        # ---- group chats (tests/test_teams_group_e2e.py) ----
+        self.roster: dict[str, dict[str, Any]] = {}  # member id -> TeamsChannelAccount JSON
+        self.opaque_chats = False
+        self.chats: dict[str, str] = {}  # member id -> their 1:1 conversation id
 
     async def start(self) -> ConnectorStandIn:
         """Listen on a free port of 127.0.0.1."""
@@ -190,6 +197,7 @@ class ConnectorStandIn(_Uploads):
                            self._update)
         app.router.add_delete("/v3/conversations/{conversation}/activities/{activity}",
                               self._delete)
+        app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         app.router.add_put("/upload/{conversation}/{name}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -319,7 +327,7 @@ class ConnectorStandIn(_Uploads):
             await self._record(request, failure.status, body)
             return self._error(failure)
         members = body.get("members") or [{}]
-        conversation_id = f"a:standin-{members[0].get('id', 'x')}"
+        conversation_id = self._chat_for(str(members[0].get("id", "x")))
         await self._record(request, 201, body)
         return web.json_response({"id": conversation_id, "serviceUrl": self.service_url},
                                  status=201)
@@ -372,6 +380,23 @@ class ConnectorStandIn(_Uploads):
             self.order.remove(activity_id)
         await self._record(request, 200, None, activity_id)
         return web.Response(status=200)
+
+
+    # ---- group chats ----
+
+    def _chat_for(self, member_id: str) -> str:
+        """The 1:1 conversation id for a member (opaque and reused with opaque_chats)."""
+        if not self.opaque_chats:
+            return f"a:standin-{member_id}"
+        return self.chats.setdefault(member_id, f"a:standin-chat-{len(self.chats) + 1}")
+
+    async def _member(self, request: web.Request) -> web.Response:
+        """GET a conversation member: the roster's entry, or 404."""
+        member = self.roster.get(request.match_info["member"])
+        await self._record(request, 200 if member else 404, None)
+        if member is None:
+            return web.json_response({"error": {"code": "MemberNotFound"}}, status=404)
+        return web.json_response(member)
 
 
 def _brief(body: dict[str, Any] | None) -> str:

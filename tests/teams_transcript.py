@@ -48,8 +48,13 @@ CONNECTOR_CALLS = [
      "after the leader accepts a file-consent card: the whole file in one request with "
      "Content-Range: bytes 0-(n-1)/n"),
     ("POST", "/v3/conversations",
-     "opening a 1:1 chat with a member who has not written to the bot (in the sender; team "
-     "check-ins in Teams groups use it)"),
+     "opening (or finding again) a 1:1 chat with a group member, with their AAD object id and "
+     "the tenant: a governance example, an admin's round result, an 'admins only' notice"),
+    ("PUT", "/v3/conversations/{groupId}/activities/{activityId}",
+     "team check-ins in a group chat or channel: the pulse card's live count, the closed pulse, "
+     "a round's invitation and vote, the setup wizard (tests/test_teams_group_e2e.py)"),
+    ("GET", "/v3/conversations/{groupId}/members/{memberId}",
+     "an admin names a co-admin by @mention: the member's AAD object id from the roster"),
     ("DELETE", "/v3/conversations/{id}/activities/{activityId}",
      "in the sender, not used by a leader conversation"),
     ("(HTTP reply)", "the answer to POST /api/messages",

@@ -63,6 +63,9 @@ class Recorder:
         prefix = f"{self.name}-round-"
         return payload[len(prefix):] if payload.startswith(prefix) else None
 
+    def round_button(self, token: str) -> str | None:
+        return None
+
 
 @dataclass
 class Two:

@@ -99,6 +99,9 @@ class RecordingGateway:
     def round_token(self, payload: str) -> str | None:
         return payload[4:] if payload.startswith("gov_") else None
 
+    def round_button(self, token: str) -> str | None:
+        return None
+
     def in_chat(self, chat_id: str) -> list[Sent]:
         return [s for s in self.out if s.chat_id == chat_id]
 

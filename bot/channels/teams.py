@@ -17,8 +17,10 @@ admission, onboarding, resume after a crash and error recovery live there) and d
 - A card press (Action.Submit value or an Action.Execute invoke) is a button event; the pressed
   card is updated as the reply's `pressed` hint says; an invoke is always answered (with the
   new card, or an acknowledgement).
-- In group chats and channels the bot hears only @mentions; leader commands there get a
-  pointer to the personal chat.
+- In group chats and channels the bot hears only @mentions; team check-ins (bot/team/teams.py,
+  registered with `register_groups`) take their commands, presses and installs there, and
+  their members' examples in the 1:1 chat; leader commands there get a pointer to the
+  personal chat.
 - What the bot cannot take is said so and changes nothing, as on Telegram: an image or file a
   leader sends (with or without a caption), an edited message (`messageUpdate`).
 - Files (the two /export documents) go by file-consent card in the 1:1 chat: the file waits
@@ -39,7 +41,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -148,6 +150,7 @@ class TeamsChannel:
             maxsize=OFFER_BYTES, ttl=OFFER_SECONDS, getsizeof=_Offer.size)
         self._tasks: set[asyncio.Task[None]] = set()  # uploads after an answered invoke
         self.port: int | None = None
+        self.groups: GroupFeature | None = None  # team check-ins (bot/team/teams.py)
 
     # ---- lifecycle ----
 
@@ -258,6 +261,8 @@ class TeamsChannel:
         if activity.type == ActivityTypes.conversation_update:
             if personal and aad and self._bot_added(activity):
                 await self._handle(context, conversation.id, self._event(context, aad, "open"))
+            elif not personal and self.groups is not None:
+                await self.groups.on_group_update(context)
             return
         if activity.type == ActivityTypes.message_update:
             if personal and aad:  # an edited message: the answer was taken as first sent
@@ -265,14 +270,18 @@ class TeamsChannel:
             return
         if activity.type not in (ActivityTypes.message, ActivityTypes.invoke) or not aad:
             return
-        if not personal:
-            await self._on_group(context)
-            return
-        if activity.type == ActivityTypes.invoke and activity.name == FILE_CONSENT:
+        if personal and activity.type == ActivityTypes.invoke and activity.name == FILE_CONSENT:
             await self._on_file_consent(context, conversation.id, aad)
             return
         if activity.type == ActivityTypes.invoke and activity.name != EXECUTE:
             await self._invoke_response(context, None)  # not a card press: nothing to do
+            return
+        if not personal:
+            if self.groups is None or not await self.groups.on_group(context):
+                await self._on_group(context)
+            return
+        if self.groups is not None and await self.groups.wants_private(context, aad):
+            await self.groups.on_private(context, aad)
             return
         event = self._to_event(context, aad)
         if event is not None:
@@ -337,6 +346,24 @@ class TeamsChannel:
         assert conversation is not None and conversation.id
         await self._post(context, conversation.id, cards.text_activity(
             self.service.ui("tg_private_only", lang)))
+
+    # ---- team check-ins in groups: bot/team/teams.py registers here and sends through these ----
+
+    def register_groups(self, groups: GroupFeature) -> None:
+        """Route group @mentions, group card presses, group installs and the members' 1:1
+        governance examples to the team feature."""
+        self.groups = groups
+
+    async def proactive(self, reference: ConversationReference, callback: Any) -> None:
+        """A proactive turn in a stored conversation (a group's, for team posts)."""
+        await self._continue(reference, callback)
+
+    def client(self, context: TurnContext) -> ConnectorClientBase:
+        """The turn's connector client (TeamsSendError when the SDK made none)."""
+        client = _client(context)
+        if client is None:
+            raise TeamsSendError("send", None)
+        return client
 
     # ---- errors ----
 
@@ -555,6 +582,26 @@ class TeamsChannel:
         recipient = activity.recipient
         return bool(recipient and any(m.id == recipient.id
                                       for m in activity.members_added or []))
+
+
+class GroupFeature(Protocol):
+    """What the team feature offers the channel (bot/team/teams.py TeamTeams)."""
+
+    async def on_group_update(self, context: TurnContext) -> None:
+        """A conversationUpdate in a group chat or team (install, removal)."""
+        ...
+
+    async def on_group(self, context: TurnContext) -> bool:
+        """A group message or press; False when it is not the feature's."""
+        ...
+
+    async def wants_private(self, context: TurnContext, aad: str) -> bool:
+        """Whether a 1:1 message belongs to the feature (a member's example)."""
+        ...
+
+    async def on_private(self, context: TurnContext, aad: str) -> None:
+        """Take that 1:1 message."""
+        ...
 
 
 @dataclass(frozen=True)

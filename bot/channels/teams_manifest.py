@@ -43,6 +43,13 @@ def command_list(service: BotService, lang: str) -> list[dict[str, str]]:
     return commands
 
 
+def group_command_list(service: BotService, lang: str) -> list[dict[str, str]]:
+    """The group chat's and team's command (team check-ins, bot/team/teams.py)."""
+    words = [w.strip() for w in service.ui("teams_team_words", lang).split(",") if w.strip()]
+    return [{"title": words[0][:32],
+             "description": service.ui("team_command_checkin", lang)[:128]}]
+
+
 def manifest(service: BotService, app_id: str, developer_url: str) -> dict[str, Any]:
     """manifest.json, in Danish (the localization files add Norwegian and English)."""
     lang = DEFAULT_LANGUAGE[0]
@@ -65,7 +72,9 @@ def manifest(service: BotService, app_id: str, developer_url: str) -> dict[str, 
             "scopes": ["personal", "groupChat", "team"],
             "supportsFiles": True,  # /export sends files by consent card
             "isNotificationOnly": False,
-            "commandLists": [{"scopes": ["personal"], "commands": command_list(service, lang)}],
+            "commandLists": [{"scopes": ["personal"], "commands": command_list(service, lang)},
+                             {"scopes": ["groupChat", "team"],
+                              "commands": group_command_list(service, lang)}],
         }],
         "permissions": ["identity", "messageTeamMembers"],
         "validDomains": [],
@@ -89,6 +98,10 @@ def localization(service: BotService, lang: str) -> dict[str, Any]:
     }
     for index, command in enumerate(command_list(service, lang)):
         prefix = f"bots[0].commandLists[0].commands[{index}]"
+        strings[f"{prefix}.title"] = command["title"]
+        strings[f"{prefix}.description"] = command["description"]
+    for index, command in enumerate(group_command_list(service, lang)):
+        prefix = f"bots[0].commandLists[1].commands[{index}]"
         strings[f"{prefix}.title"] = command["title"]
         strings[f"{prefix}.description"] = command["description"]
     return strings

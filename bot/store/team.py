@@ -508,9 +508,11 @@ async def orphaned_sends(conn: aiosqlite.Connection, owner: str) -> list[str]:
 # Every column that holds a group's chat id (each beside a `channel` column: a group is the
 # pair). Checked against the schema by a test, so a later migration that keys something else
 # by the group's chat fails until it is added here.
+# (Only Telegram groups move; the bot-kept admins and references of 0021 are Teams'.)
 GROUP_CHAT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("team_groups", "chat_id"), ("team_pulses", "chat_id"), ("team_gov_rounds", "chat_id"),
-    ("team_setup_wizards", "chat_id"))
+    ("team_setup_wizards", "chat_id"), ("team_admins", "chat_id"),
+    ("team_group_refs", "chat_id"))
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """How team check-ins reach a channel: the TeamGateway a channel implements, and the paced,
 at-most-once delivery built on it.
 
-Writing a gateway (Telegram's is bot/team/telegram.py; a Teams one follows the same shape)
+Writing a gateway (Telegram's is bot/team/telegram.py, Teams' bot/team/teams.py)
 ---------------------------------------------------------------------------------------------
 A channel implements `TeamGateway` and attaches it with `Team.attach(channel_name, gateway)`,
 which returns the channel's `TeamService`. The channel then routes to that service:
@@ -35,6 +35,10 @@ The gateway's methods:
 - `round_link(token)`: a link that opens a private chat in which a member sends examples to
   the governance round with this token; `round_token(payload)` reads the token back out of
   what such a link delivers at the start of the private chat (None if it is not one).
+- `round_button(token)`: the data of a button on the round's invitation that starts the
+  private chat instead of a link (Teams: the bot opens a 1:1 with whoever presses it), or None
+  where the link alone does (Telegram). A press of it reaches `service.private_start` with the
+  data as the payload, so `round_token` reads it back.
 """
 
 from __future__ import annotations
@@ -112,6 +116,10 @@ class TeamGateway(Protocol):
 
     def round_token(self, payload: str) -> str | None:
         """The round token a private start carries, or None when it carries none."""
+        ...
+
+    def round_button(self, token: str) -> str | None:
+        """The invitation's button that opens the private chat, or None (the link does)."""
         ...
 
 
@@ -334,6 +342,10 @@ class Delivery:
             known = await self.gateway.is_admin(chat_id, user_id)  # an error is not remembered
             self._admins.put(chat_id, user_id, known)
         return known
+
+    def forget_admins(self) -> None:
+        """Ask the channel again next time (its admins changed: a bot-kept list did)."""
+        self._admins = AdminCache(self.clock)
 
     async def current(self, chat_id: str) -> str:
         """The chat id a group is reached at now (its new one once it became a supergroup)."""

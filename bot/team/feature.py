@@ -13,5 +13,5 @@ async def _checkin_in_private(request: Request) -> list[OutMessage]:
 
 
 def register(service: BotService) -> None:
-    """Answer /checkin in private chats (groups are handled by bot/team/telegram.py)."""
+    """Answer /checkin in private chats (groups: bot/team/telegram.py, bot/team/teams.py)."""
     service.register_command("checkin", _checkin_in_private)

@@ -92,8 +92,9 @@ class Governance:
 
     def invitation(self, found: repo.Round, group: repo.Group, count: int) -> OutMessage:
         """The round's group message with this channel's link to the private chat."""
-        return self.views.invitation(found, group, count,
-                                     self.out.gateway.round_link(found.token))
+        gateway = self.out.gateway
+        return self.views.invitation(found, group, count, gateway.round_link(found.token),
+                                     gateway.round_button(found.token))
 
     async def command(self, chat_id: str, user_id: str | None, lang: str,
                       args: list[str]) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.clock import Clock, iso
 from bot.dialogue import Dialogues
@@ -75,6 +77,12 @@ class Team:
     def key(self, scope: str, user_id: str) -> str:
         """A member's hash within one scope."""
         return core.member_key(self._secret, scope, user_id)
+
+    def derive_key(self, purpose: str, length: int = 64) -> bytes:
+        """A key for one purpose derived from the member-hash secret (HKDF-SHA256), so a
+        channel can seal what it must keep about a member under the same secret."""
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=None,
+                    info=f"tillidsbot team {purpose}".encode()).derive(self._secret)
 
     def attach(self, channel: str, gateway: TeamGateway) -> TeamService:
         """The service for one channel's groups, posting through its gateway."""

@@ -100,6 +100,10 @@ class TelegramTeamGateway:
         """The token in a /start gov_<token> payload."""
         return payload[len(ROUND_PAYLOAD):] if payload.startswith(ROUND_PAYLOAD) else None
 
+    def round_button(self, token: str) -> str | None:
+        """None: the t.me link in the invitation opens the private chat."""
+        return None
+
 
 class TeamTelegram:
     """Connects a TeamService to the Telegram channel."""

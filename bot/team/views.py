@@ -138,16 +138,21 @@ class Views:
                            self.ui("team_chart_ylabel", lang), self.ui("team_chart_hidden", lang),
                            decimal=format_decimal(0.5, "0.0", locale=LOCALES[lang])[1])
 
-    def invitation(self, found: repo.Round, group: repo.Group, count: int, link: str
-                   ) -> OutMessage:
-        """The round's group message: how to send examples privately (link), and the live
-        count."""
+    def invitation(self, found: repo.Round, group: repo.Group, count: int, link: str,
+                   button: str | None = None) -> OutMessage:
+        """The round's group message: how to send examples privately (the link, or a button
+        with this data where the channel opens the private chat itself), and the live count."""
         lang = found.language
         if found.status != "collecting":
             return OutMessage(text=self.ui("team_gov_collect_closed", lang))
+        rows: list[list[Button]] = []
+        if button is not None:
+            link = self.ui("team_gov_link_button", lang)
+            rows = [[Button(label=self.ui("team_gov_send_button", lang), data=button)]]
         return OutMessage(text=self.ui(
             "team_gov_open", lang, link=link, count=count,
-            until=self.when(found.collect_until, lang, group.timezone)))
+            until=self.when(found.collect_until, lang, group.timezone)),
+            kind="prompt" if rows else "info", buttons=rows)
 
     def colour_buttons(self, found: repo.Round) -> list[list[Button]]:
         """Red or green? The buttons carry the round's link token, not its number, so only
