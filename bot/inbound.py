@@ -30,7 +30,7 @@ from typing import Literal, Protocol
 
 import aiosqlite
 
-from bot import identity, metrics
+from bot import buttons, identity, metrics
 from bot.access import Admission, Cooldown, Gate
 from bot.channels.compose import merge
 from bot.clock import Clock, iso
@@ -39,6 +39,7 @@ from bot.dialogue.render import RenderError
 from bot.dialogue.state import ButtonInput, OutMessage, TextInput
 from bot.service import Action, BotService, Command, Resume, Who, language_for
 from bot.store import inbound as events
+from bot.store import repo
 
 log = logging.getLogger(__name__)
 
@@ -280,8 +281,39 @@ class Inbound:
             return Reply([OutMessage(text=self.service.ui(plan.say, lang))])
         if plan.action is None:
             return Reply()
-        out = await self.service.act_in(tx, who, plan.action)
-        return await self._shape(tx, event, plan.action, out, channel)
+        action = plan.action
+        if isinstance(action, ButtonInput) and buttons.guarded(self.service, action.data):
+            # Counts once: a stale, repeated or forged press changes nothing (bot/buttons.py).
+            taken = await buttons.take(tx, who.leader_id, action.data)
+            if taken is None:
+                stale = await self._stale(tx, who)
+                return await self._stamped(tx, who, await self._shape(
+                    tx, event, action, stale, channel))
+            action = ButtonInput(data=taken)
+        out = await self.service.act_in(tx, who, action)
+        reply = await self._shape(tx, event, action, out, channel)
+        if action is not plan.action and reply.pressed == "keep":
+            reply.pressed = "clear_buttons"  # its token is used up: its buttons would be dead
+        return await self._stamped(tx, who, reply)
+
+    async def _stale(self, tx: aiosqlite.Connection, who: Who) -> list[OutMessage]:
+        """What the engine says to an old button, for a guarded one."""
+        lang = await self._language(tx, who)
+        return [OutMessage(text=self.service.ui("stale_button", lang), kind="error",
+                           key="stale_button")]
+
+    async def _language(self, tx: aiosqlite.Connection, who: Who) -> str:
+        """The leader's language, or their platform's for a person with no leader row (a press
+        that changes nothing creates none: a forgotten leader's old button stays forgotten)."""
+        leader = await repo.get_leader(tx, who.leader_id)
+        if leader is not None:
+            return leader.language
+        return language_for(who.language_code, self.service.dialogues.languages)
+
+    async def _stamped(self, tx: aiosqlite.Connection, who: Who, reply: Reply) -> Reply:
+        """The reply with the leader's button token on its guarded buttons."""
+        reply.messages = await buttons.stamp(tx, self.service, who.leader_id, reply.messages)
+        return reply
 
     async def _shape(self, tx: aiosqlite.Connection, event: InEvent, action: Action,
                      out: list[OutMessage], channel: Channel) -> Reply:
@@ -302,7 +334,7 @@ class Inbound:
 
     async def _closed(self, tx: aiosqlite.Connection, who: Who) -> str:
         """'This question is closed' in the leader's language."""
-        return self.service.ui("tg_closed", await self.service.language_in(tx, who))
+        return self.service.ui("tg_closed", await self._language(tx, who))
 
     async def _recover(self, event: InEvent, action: Action, exc: RenderError,
                        channel: Channel) -> Reply:
@@ -312,7 +344,8 @@ class Inbound:
             await self._admit(tx, event)  # an invite used in the rolled-back one counts here
             await self._claim(tx, event)
             out = await self.service.recover_in(tx, event.who, action, exc)
-            return await self._shape(tx, event, action, out, channel)
+            return await self._stamped(tx, event.who,
+                                       await self._shape(tx, event, action, out, channel))
 
     # ---- refusals and failures --------------------------------------------------------------
 
@@ -362,7 +395,11 @@ class Inbound:
             if language is not None:
                 sorry = OutMessage(text=self.service.ui("tg_error", language))
                 resumed = await self.service.resume(event.who)
-                await channel.render(event, Reply(merge([sorry, *resumed])))
+                async with self.service.store.transaction() as tx:
+                    resumed = await buttons.stamp(tx, self.service, event.leader_id, resumed)
+                # A press is answered too (silently): its spinner must stop.
+                toast = "" if event.kind == "button" else None
+                await channel.render(event, Reply(merge([sorry, *resumed]), toast=toast))
         except Exception as exc:  # reporting must never raise out of the pipeline
             log.error("could not tell the leader about the failed update %s: %s", event.name,
                       type(exc).__name__)

@@ -112,6 +112,7 @@ class BotService:
         }
         self.command_handlers: dict[str, tuple[Handler, bool]] = {}
         self.button_handlers: dict[str, Handler] = {}
+        self.unguarded: set[str] = set()  # button prefixes that carry their own proof
         self.context_providers: dict[str, ContextProvider] = {}
         self.start_extras: list[Handler] = []
 
@@ -121,11 +122,16 @@ class BotService:
         """Add a slash command; with reprompt, the open question is shown again after it."""
         self.command_handlers[name] = (handler, reprompt)
 
-    def register_buttons(self, prefix: str, handler: Handler) -> None:
-        """Route buttons whose data starts with '<prefix>:' to a feature (args = the rest)."""
+    def register_buttons(self, prefix: str, handler: Handler, guarded: bool = True) -> None:
+        """Route buttons whose data starts with '<prefix>:' to a feature (args = the rest).
+
+        Guarded buttons count once: the pipeline stamps them with the leader's button token
+        (bot/buttons.py). Unguarded ones must prove themselves (e.g. by a schedule row)."""
         if len(prefix) >= 6 or prefix == MENU_PREFIX.rstrip(":"):
             raise ValueError("button prefixes are short and distinct from the engine's tokens")
         self.button_handlers[prefix] = handler
+        if not guarded:
+            self.unguarded.add(prefix)
 
     def register_context(self, conversation: str, provider: ContextProvider) -> None:
         """Supply starting context for a conversation (e.g. this week's reflection prompt)."""

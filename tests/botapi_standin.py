@@ -271,16 +271,28 @@ class BotApiStandIn:
         return self.deliver({"channel_post": post})
 
     def press(self, user: User, message: dict[str, Any], data: str | None = None,
-              label: str | None = None) -> int:
-        """The user presses a button (by callback data or label) on a message as shown now."""
+              label: str | None = None, as_shown: bool = False) -> int:
+        """The user presses a button (by callback data or label) on a message as shown now;
+        as_shown: on the message exactly as given (a double tap's second press still shows
+        the buttons the first one is about to remove)."""
         if data is None:
             data = self.button_data(message, label)
         query_id = str(next(self._callback_ids))
-        shown = self.messages.get((message["chat"]["id"], message["message_id"]), message)
+        shown = message if as_shown else self.messages.get(
+            (message["chat"]["id"], message["message_id"]), message)
         self.callback_queries[query_id] = {"answered": False, "text": None, "chat_id": None}
         return self.deliver({"callback_query": {
             "id": query_id, "from": user.to_dict(), "message": shown,
             "chat_instance": f"ci{message['chat']['id']}", "data": data}})
+
+    def press_inline(self, user: User, data: str) -> int:
+        """A callback query from an inline message (only an inline_message_id, no message):
+        the bot sends none, so such a press is forged."""
+        query_id = str(next(self._callback_ids))
+        self.callback_queries[query_id] = {"answered": False, "text": None, "chat_id": None}
+        return self.deliver({"callback_query": {
+            "id": query_id, "from": user.to_dict(), "inline_message_id": f"im{query_id}",
+            "chat_instance": "ci-inline", "data": data}})
 
     def deliver(self, payload: dict[str, Any], update_id: int | None = None) -> int:
         """Queue an update (or POST it to the webhook); returns its update id."""
@@ -319,6 +331,9 @@ class BotApiStandIn:
         """Record what a user did, so the call log reads as a conversation."""
         if "callback_query" in update:
             query = update["callback_query"]
+            if "message" not in query:  # an inline message's button: no chat to log it in
+                self.callback_queries[query["id"]].update(update_id=update["update_id"])
+                return
             label = next((b["text"] for b in self.buttons(query["message"])
                           if b.get("callback_data") == query["data"]), query["data"])
             chat_id, text = query["message"]["chat"]["id"], f"[presses “{label}”]"

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from bot import identity
+from bot import buttons, identity
 from bot.app import Core
 from bot.channels.compose import JOIN
-from bot.dialogue.state import OutMessage
+from bot.dialogue.state import Button, OutMessage
 from bot.inbound import Inbound, InEvent, Reply
 from bot.service import Request
 from bot.store import crypto
@@ -234,13 +234,22 @@ async def test_button_presses_come_with_hints_for_the_pressed_prompt(tmp_path: P
     assert pressed is not None
     assert pressed.toast == "" and pressed.pressed == "mark_chosen"  # answered silently
     old = await inbound.handle(event(ids(), "button", data=menu.buttons[0][0].data), channel)
-    assert old is not None  # the menu button again, mid-conversation: busy, and the question
-    assert old.pressed == "mark_chosen" and old.messages[0].kind == "error"
+    assert old is not None  # the same menu button again (a double tap): closed, no effect
+    assert old.toast == core.service.ui("tg_closed", "da")
+    assert old.pressed == "clear_buttons" and old.messages == []
+    # A menu drawn since (after /cancel) and still current when a command started a
+    # conversation: busy, and the question.
+    await inbound.handle(event(ids(), "command", command="cancel"), channel)
+    fresh = channel.replies[-1].messages[-1]
+    await inbound.handle(event(ids(), "command", command="delegate"), channel)
+    busy = await inbound.handle(event(ids(), "button", data=fresh.buttons[0][0].data), channel)
+    assert busy is not None
+    assert busy.pressed == "mark_chosen" and busy.messages[0].kind == "error"
 
     async def refuse(request: Request) -> list[OutMessage]:
         return [OutMessage(text="no", kind="error")]
 
-    core.service.register_buttons("zz", refuse)
+    core.service.register_buttons("zz", refuse, guarded=False)
     rejected = await inbound.handle(event(ids(), "button", data="zz:1"), channel)
     assert rejected is not None  # only errors: the pressed question stays open as it was
     assert rejected.toast == "" and rejected.pressed == "keep"
@@ -278,12 +287,13 @@ async def test_a_confirmation_rides_on_the_next_question_in_one_message(
     await core.inbound.handle(event(ids(), "button", data=zones.buttons[0][0].data), channel)
     asked = await core.inbound.handle(event(ids(), "command", command="language"), channel)
     assert asked is not None
-    nb = next(b for row in asked.messages[-1].buttons for b in row if b.data.endswith(":nb"))
+    nb = next(b for row in asked.messages[-1].buttons for b in row if ":lang:nb" in b.data)
     switched = await core.inbound.handle(event(ids(), "button", data=nb.data), channel)
     assert switched is not None
     assert [m.text for m in switched.messages] == [
         JOIN.join([ui("language_set", "nb"), ui("menu", "nb")])]
-    assert switched.messages[0].buttons == core.service.menu("nb").buttons
+    assert [[b.label for b in row] for row in switched.messages[0].buttons] == [
+        [b.label for b in row] for row in core.service.menu("nb").buttons]
     await core.close()
 
 
@@ -297,3 +307,32 @@ def test_events_name_their_leader_through_the_identity_helper() -> None:
     assert identity.resolve("123") == "tg:123" and identity.resolve("teams:1") == "teams:1"
     with pytest.raises(ValueError):
         identity.split("no-channel")
+
+
+async def test_a_press_that_fails_is_answered_and_its_buttons_stay_valid(
+        tmp_path: Path) -> None:
+    core, inbound, channel, ids = await invited(tmp_path)
+    menu = channel.replies[-1].messages[-1]
+
+    async def broken(request: Request) -> list[OutMessage]:
+        raise RuntimeError("a bug")
+
+    core.service.register_buttons("zz", broken)
+    # A guarded button of a broken feature, drawn with the leader's current token.
+    async with core.store.transaction() as tx:
+        [drawn] = await buttons.stamp(tx, core.service, event("x").leader_id, [OutMessage(
+            text="?", kind="prompt", buttons=[[Button(label="go", data="zz:go")]])])
+    failed = await inbound.handle(event(ids(), "button", data=drawn.buttons[0][0].data),
+                                  channel)
+    assert failed is None
+    sorry = channel.replies[-1]
+    assert sorry.toast == ""  # the press is answered (silently): its spinner stops
+    # The apology on top of where the leader is (the menu), one message.
+    ui = core.service.ui
+    assert [m.text for m in sorry.messages] == [JOIN.join([ui("tg_error", "da"), ui("menu", "da")])]
+    # The step was rolled back, its token with it: the menu drawn before still works.
+    started = await inbound.handle(event(ids(), "button", data=menu.buttons[0][0].data),
+                                   channel)
+    assert started is not None and started.pressed == "mark_chosen"
+    assert step(core) is not None
+    await core.close()

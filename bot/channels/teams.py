@@ -323,10 +323,11 @@ class TeamsChannel:
         if reply.pressed == "replace" and replacement is not None:
             messages.remove(replacement)
             content = cards.card(replacement.text, replacement.buttons)
-        elif reply.pressed == "mark_chosen" and cached is not None:
+        elif reply.pressed == "mark_chosen" and cached is not None and cached.buttons:
             data = cards.submitted_data(activity.value) or ""
             content = cards.pressed_card(cached.text, cards.label_of(cached, data))
-        elif reply.pressed == "clear_buttons" and cached is not None:
+        elif reply.pressed == "clear_buttons" and cached is not None and cached.buttons:
+            # A card already drawn pressed (a double press) is not updated again: no change.
             content = cards.pressed_card(cached.text, None)
         if invoke and reply.toast is not None:
             # An Action.Execute press is answered with the card to show in its place.
@@ -337,6 +338,9 @@ class TeamsChannel:
             updated = await self._update_card(context, conversation_id, origin, content)
         else:
             updated = False
+        if updated and origin and cached is not None and reply.pressed in (
+                "mark_chosen", "clear_buttons"):
+            self.cards[(conversation_id, origin)] = cached.model_copy(update={"buttons": []})
         if replacement is not None and reply.pressed == "replace":
             if updated and origin:
                 self.cards[(conversation_id, origin)] = replacement

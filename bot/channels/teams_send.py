@@ -112,6 +112,27 @@ class Windows:
             del self._times[key]
 
 
+# The SDK's connector client logs every non-2xx answer at ERROR ('Error accessing
+# v3/conversations/<id>/activities: 503') before it raises, a conversation id included. The
+# sender decides what a failure means: a retried 429/5xx is a one-line WARNING here, a final one
+# raises TeamsSendError to the caller, who logs it. So that line is demoted to DEBUG.
+SDK_CONNECTOR_LOGGER = "microsoft_agents.hosting.core.connector.client.connector_client"
+SDK_FAILURE_LINES = ("Error accessing", "Bad request for")
+
+
+class _SdkFailureLines(logging.Filter):
+    """Demotes the SDK's own ERROR line about a failed connector call to DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record; lower its level if it is the SDK's failure line."""
+        if record.levelno >= logging.ERROR and str(record.msg).startswith(SDK_FAILURE_LINES):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+_SDK_FILTER = _SdkFailureLines()
+
+
 @dataclass
 class ConnectorSender:
     """Paced, retried connector calls; one per process, shared by replies and proactive sends."""
@@ -125,6 +146,7 @@ class ConnectorSender:
         """The windows per conversation and per tenant."""
         self.conversations = Windows(CONVERSATION_WINDOWS, self.clock, self.sleep)
         self.tenants = Windows(TENANT_WINDOWS, self.clock, self.sleep)
+        logging.getLogger(SDK_CONNECTOR_LOGGER).addFilter(_SDK_FILTER)  # once: same filter
 
     async def send(self, client: Conversations, conversation_id: str, tenant_id: str,
                    activity: Any) -> str | None:

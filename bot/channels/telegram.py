@@ -30,6 +30,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from cachetools import LRUCache
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -44,7 +45,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     BaseUpdateProcessor,
@@ -86,6 +87,7 @@ BUILTIN_COMMANDS = frozenset({"start", "menu", "help", "history", "language", "b
 UPDATE_MEMORY = timedelta(days=2)  # Telegram keeps undelivered updates for 24 hours
 PRUNE_EVERY = 1000
 GROUP_START_PAYLOAD = "group"
+SHOWN_MEMORY = 10_000  # pressed messages whose buttons this process changed, remembered
 
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 Context = ContextTypes.DEFAULT_TYPE
@@ -281,6 +283,10 @@ class TelegramChannel:
         self.private_features: list[PrivateFeature] = []
         self.migration_handlers: list[MigrationHandler] = []
         self._send_locks = ChatLocks()
+        # The buttons this process last drew on a pressed message, (chat, message) -> markup:
+        # a double tap's second press still carries the buttons the first one removed.
+        self.shown: LRUCache[tuple[int, int], InlineKeyboardMarkup | None] = LRUCache(
+            maxsize=SHOWN_MEMORY)
         self.processor = PerChatUpdateProcessor()
         self.app: TelegramApp = self._build()
 
@@ -355,7 +361,7 @@ class TelegramChannel:
                 log.info("receiving updates by webhook on %s:%d", settings.webhook_listen,
                          settings.webhook_port)
             else:
-                await updater.start_polling(bootstrap_retries=3)
+                await updater.start_polling(bootstrap_retries=3, error_callback=polling_error)
                 log.info("receiving updates by polling as @%s", app.bot.username)
             await app.start()
             try:
@@ -422,6 +428,12 @@ class TelegramChannel:
                 for handler in self.migration_handlers:
                     await handler(*moved)
                 await self._finish(update)
+            return
+        query = update.callback_query
+        if query is not None and query.message is None:
+            # Only an inline message id: the bot sends no inline messages, so it is forged.
+            lang = language_for(query.from_user.language_code, self.service.dialogues.languages)
+            await self._answer(query, self.service.ui("tg_closed", lang))
             return
         chat, user = update.effective_chat, update.effective_user
         if chat is None or user is None or (user.is_bot and not _anonymous_admin(update)):
@@ -547,14 +559,27 @@ class TelegramChannel:
         except BadRequest as exc:
             log.info("could not answer a callback query: %s", type(exc).__name__)
 
+    def markup_now(self, origin: Message) -> InlineKeyboardMarkup | None:
+        """The buttons a pressed message shows now: as this process last drew them, else as
+        the press reported them."""
+        return self.shown.get((origin.chat.id, origin.message_id), origin.reply_markup)
+
+    def _drawn(self, origin: Message, markup: InlineKeyboardMarkup | None) -> None:
+        """Remember the buttons a message shows after an edit."""
+        self.shown[(origin.chat.id, origin.message_id)] = markup
+
     async def _mark_chosen(self, origin: Message, data: str) -> None:
-        """Remove the pressed message's buttons and show which one was chosen."""
+        """Remove the pressed message's buttons and show which one was chosen (nothing when
+        it shows no buttons any more: an edit would change nothing)."""
+        if self.markup_now(origin) is None:
+            return
         label = _label_of(origin, data)
         text = origin.text or ""
         if label and text and tg_len(f"{text}\n\n→ {label}") <= MAX_TEXT:
             try:
                 await origin.edit_text(f"{text}\n\n→ {label}", reply_markup=None,
                                        link_preview_options=LinkPreviewOptions(is_disabled=True))
+                self._drawn(origin, None)
                 return
             except BadRequest as exc:
                 log.info("could not edit a pressed message: %s", type(exc).__name__)
@@ -564,22 +589,31 @@ class TelegramChannel:
         """Edit a prompt in place (multi-choice toggles); False if Telegram refused."""
         if tg_len(message.text) > MAX_TEXT or message.attachments:
             return False
+        markup = keyboard(message.buttons)
+        if origin.text == message.text and self.markup_now(origin) == markup:
+            return True  # it shows this already: an edit would change nothing
         try:
-            await origin.edit_text(message.text, reply_markup=keyboard(message.buttons),
+            await origin.edit_text(message.text, reply_markup=markup,
                                    link_preview_options=LinkPreviewOptions(is_disabled=True))
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
                 return True
             log.info("could not edit a prompt in place: %s", type(exc).__name__)
             return False
+        self._drawn(origin, markup)
         return True
 
     async def _edit_markup(self, origin: Message, markup: InlineKeyboardMarkup | None) -> None:
-        """Replace a message's buttons, ignoring messages Telegram no longer lets us edit."""
+        """Replace a message's buttons, ignoring messages Telegram no longer lets us edit (and
+        sending nothing when it shows these buttons already)."""
+        if self.markup_now(origin) == markup:
+            return
         try:
             await origin.edit_reply_markup(reply_markup=markup)
         except BadRequest as exc:
             log.info("could not edit a message's buttons: %s", type(exc).__name__)
+            return
+        self._drawn(origin, markup)
 
     async def send(self, chat_id: int, messages: list[OutMessage],
                    pre_paced: bool = False) -> None:
@@ -635,6 +669,7 @@ class _PrivateChat:
         """The update being answered: its callback query and pressed message, if any."""
         self.channel = channel
         self.query = update.callback_query
+        self.answered = False  # a callback query is answered once, also after a failure
         message = self.query.message if self.query is not None else None
         self.origin = message if isinstance(message, Message) else None
 
@@ -648,11 +683,14 @@ class _PrivateChat:
     async def _render(self, event: InEvent, reply: Reply) -> None:
         """Apply the hints in the documented order."""
         channel, origin, out = self.channel, self.origin, list(reply.messages)
-        if self.query is not None and reply.toast is not None:
+        if self.query is not None and reply.toast is not None and not self.answered:
+            self.answered = True
             await channel._answer(self.query, reply.toast or None)
         if origin is not None and self.query is not None:
-            if reply.pressed == "clear_buttons" and origin.reply_markup is not None:
-                await channel._edit_markup(origin, None)
+            if reply.pressed == "clear_buttons":
+                # Only a button the message shows: forged data leaves a live prompt alone.
+                if _label_of(origin, self.query.data or "") is not None:
+                    await channel._edit_markup(origin, None)
             elif reply.pressed == "mark_chosen":
                 await channel._mark_chosen(origin, self.query.data or "")
             elif reply.pressed == "replace":
@@ -663,6 +701,21 @@ class _PrivateChat:
                         out.insert(0, replacement)
         if out:
             await channel.send(int(event.reference), out)
+
+
+def polling_error(error: TelegramError) -> None:
+    """PTB's updater failed to fetch updates and will try again: one line, no traceback. A
+    server or network fault passes by itself (WARNING); another bot polling with the same
+    token, or anything else, needs a person (ERROR)."""
+    transient = isinstance(error, NetworkError) and not isinstance(error, BadRequest)
+    if transient:
+        log.warning("fetching updates failed with %s (%s); retrying", type(error).__name__,
+                    error.message)
+    elif isinstance(error, Conflict):
+        log.error("fetching updates failed with Conflict: another process polls with this "
+                  "bot token; retrying")
+    else:
+        log.error("fetching updates failed with %s; retrying", type(error).__name__)
 
 
 def _anonymous_admin(update: Update) -> bool:

@@ -441,8 +441,11 @@ class ScheduleSettings:
         row_id = small_int(row_text)
         row = await schedules.get(req.tx, row_id) if row_id is not None else None
         option = next((o for o in plan.SNOOZE_OPTIONS if o == option_text), None)
-        if row is None or row.leader_id != req.leader.leader_id or option is None:
-            return self._stale(req)
+        if row is None or row.leader_id != req.leader.leader_id or option is None or (
+                row.payload.get("snoozed")):
+            # Forged, another leader's, or pressed already (a double tap): changes nothing.
+            return [OutMessage(text=req.service.ui("stale_button", req.leader.language),
+                               kind="error", key="stale_button")]
         if not await self._snoozable(req, row):
             return [self._say(req, "sched_snooze_stale")]
         now = req.service.clock.now()
@@ -538,6 +541,8 @@ def register(service: BotService, nudge_conversation: str = "reflection",
     service.register_command("skip", feature.skip_command)
     service.register_command("snooze", feature.snooze_command, reprompt=False)
     service.register_buttons(PREFIX, feature.button)
-    service.register_buttons(SNOOZE_PREFIX, feature.snooze_button)
+    # A snooze button proves itself by its schedule row (snoozed once, then stale), so it stays
+    # valid under a nudge while the leader uses other buttons.
+    service.register_buttons(SNOOZE_PREFIX, feature.snooze_button, guarded=False)
     service.register_start_extra(feature.start_extra)
     return feature

@@ -183,15 +183,20 @@ class Governance:
         ui = self.views.ui
         if len(parts) != 2 or parts[1] not in COLOUR_CODES:
             return ui("team_toast_stale", fallback)
+        repeated = False
         async with self.store.transaction() as tx:
             found, open_ = await self._open_round(tx, parts[0])
             if found is not None and open_:
                 draft_key = self._draft_key(user_id)
-                await repo.set_draft(tx, draft_key, found.id, COLOUR_CODES[parts[1]],
-                                     iso(self.clock.now()))
-                await self.drafts.started(tx, draft_key)
-        if found is None:
-            return ui("team_toast_stale", fallback)
+                # The same colour again (a double tap): the question is asked already.
+                repeated = await repo.get_draft(tx, draft_key) == (
+                    found.id, COLOUR_CODES[parts[1]])
+                if not repeated:
+                    await repo.set_draft(tx, draft_key, found.id, COLOUR_CODES[parts[1]],
+                                         iso(self.clock.now()))
+                    await self.drafts.started(tx, draft_key)
+        if found is None or repeated:
+            return ui("team_toast_stale", found.language if found else fallback)
         if not open_:
             await self.out.private(chat_id, OutMessage(text=ui("team_gov_round_closed",
                                                                found.language)))
