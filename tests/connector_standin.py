@@ -5,7 +5,12 @@ here makes every reply, card update and proactive message land in this recorder:
 - `POST /v3/conversations` creates a 1:1 conversation (returns its id);
 - `POST /v3/conversations/{id}/activities[/{activityId}]` sends (or replies), returns an id;
 - `PUT /v3/conversations/{id}/activities/{activityId}` updates a sent activity in place;
-- `DELETE /v3/conversations/{id}/activities/{activityId}` deletes one.
+- `DELETE /v3/conversations/{id}/activities/{activityId}` deletes one;
+- `PUT /upload/{conversation}/{name}` plays OneDrive's upload session behind a file-consent
+  card: `upload_info(...)` is the uploadInfo a test puts in its `fileConsent/invoke`, and the
+  uploadUrl there points here; the bytes land in `uploads` (the Content-Range must cover them);
+  `fail_next("UPLOAD", 500)` refuses the next upload, and `hold_uploads()` keeps uploads
+  waiting until `release_uploads()` (to see what the bot does before an upload finishes).
 Every call is kept in `calls` (method, path, body, status); the conversation as a leader would
 see it (updates applied, deletions removed) is `messages(conversation_id)`. `fail_next` makes
 the next matching calls answer 429 with Retry-After, or 5xx; a failed call changes nothing
@@ -63,7 +68,101 @@ class Sent:
     versions: list[dict[str, Any]] = field(default_factory=list)  # earlier contents
 
 
-class ConnectorStandIn:
+# ---- file uploads (the OneDrive upload session behind a file-consent card) ----
+
+@dataclass
+class Upload:
+    """One PUT of a file to an upload session."""
+
+    conversation_id: str
+    name: str
+    content_range: str | None
+    data: bytes
+    status: int
+    at: float
+
+
+def _whole_range(header: str | None, size: int) -> bool:
+    """Whether a Content-Range header covers exactly all of size bytes in one request."""
+    return size > 0 and header == f"bytes 0-{size - 1}/{size}"
+
+
+class _Uploads:
+    """The upload endpoint and its helpers (mixed into ConnectorStandIn)."""
+
+    port: int
+    uploads: list[Upload]
+    calls: list[Call]
+    _changed: asyncio.Condition
+    _held: asyncio.Event | None = None
+    _waiting: int = 0
+
+    def _failure(self, method: str) -> Failure | None:
+        """The injected failure for a call (ConnectorStandIn's)."""
+        raise NotImplementedError
+
+    def hold_uploads(self) -> None:
+        """Keep the next uploads waiting (unanswered) until release_uploads()."""
+        self._held = asyncio.Event()
+
+    def release_uploads(self) -> None:
+        """Let held uploads through."""
+        if self._held is not None:
+            self._held.set()
+            self._held = None
+
+    def uploads_waiting(self) -> int:
+        """How many uploads are held now."""
+        return self._waiting
+
+    def upload_info(self, conversation_id: str, name: str) -> dict[str, Any]:
+        """The uploadInfo Teams puts in a fileConsent/invoke accept, pointing here."""
+        from urllib.parse import quote
+
+        stem, _, kind = name.rpartition(".")
+        return {"contentUrl": f"https://contoso.sharepoint.example/personal/leder/Documents/"
+                              f"Applications/{name}",
+                "name": name,
+                "uploadUrl": f"http://127.0.0.1:{self.port}/upload/"
+                             f"{quote(conversation_id, safe='')}/{quote(name, safe='')}",
+                "uniqueId": f"standin-{len(self.uploads) + 1}-{stem}",
+                "fileType": kind, "etag": "1"}
+
+    def uploaded(self, conversation_id: str) -> dict[str, bytes]:
+        """The files stored for a conversation (name -> bytes)."""
+        return {u.name: u.data for u in self.uploads
+                if u.conversation_id == conversation_id and u.status == 201}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """PUT /upload/{conversation}/{name}: store the bytes if the range covers them."""
+        data = await request.read()
+        if self._held is not None:
+            held = self._held
+            self._waiting += 1
+            async with self._changed:
+                self._changed.notify_all()
+            await held.wait()
+            self._waiting -= 1
+        header = request.headers.get("Content-Range")
+        failure = self._failure("UPLOAD")
+        status = (failure.status if failure is not None else
+                  201 if _whole_range(header, len(data)) else 400)
+        conversation_id = request.match_info["conversation"]
+        name = request.match_info["name"]
+        self.uploads.append(Upload(conversation_id, name, header, data, status,
+                                   time.monotonic()))
+        self.calls.append(Call(request.method, request.path, {"bytes": len(data),
+                                                               "Content-Range": header},
+                               status, time.monotonic(), conversation_id))
+        async with self._changed:
+            self._changed.notify_all()
+        if status != 201:
+            return web.json_response({"error": {"code": "invalidRange"}}, status=status)
+        return web.json_response({"id": f"item-{len(self.uploads)}", "name": name,
+                                  "size": len(data)}, status=201)
+
+
+class ConnectorStandIn(_Uploads):
     """The recorder; use as `async with ConnectorStandIn() as connector:`."""
 
     def __init__(self) -> None:
@@ -73,6 +172,7 @@ class ConnectorStandIn:
         self.order: list[str] = []
         self.failures: list[Failure] = []
         self.inbound: list[tuple[float, dict[str, Any], int]] = []  # what the tests posted
+        self.uploads: list[Upload] = []  # files the bot PUT to an upload session
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -90,6 +190,7 @@ class ConnectorStandIn:
                            self._update)
         app.router.add_delete("/v3/conversations/{conversation}/activities/{activity}",
                               self._delete)
+        app.router.add_put("/upload/{conversation}/{name}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -168,7 +269,9 @@ class ConnectorStandIn:
         for at, body, status in self.inbound:
             if (body.get("conversation") or {}).get("id") != conversation_id:
                 continue
-            if body.get("value") is not None:
+            if body.get("name") == "fileConsent/invoke":
+                said = f"answers the file consent: {(body.get('value') or {}).get('action')}"
+            elif body.get("value") is not None:
                 said = f"presses {body['value']}"
             elif body.get("type") != "message":
                 said = f"({body.get('type')})"
@@ -278,9 +381,16 @@ def _brief(body: dict[str, Any] | None) -> str:
     parts: list[str] = []
     if body.get("text"):
         parts.append(repr(str(body["text"])[:90]))
+    if "Content-Range" in body:
+        return f"{body['bytes']} bytes, Content-Range {body['Content-Range']}"
     for attachment in body.get("attachments") or []:
         content = attachment.get("content")
-        if isinstance(content, dict):
+        kind = str(attachment.get("contentType", ""))
+        if kind.startswith("application/vnd.microsoft.teams.card.file."):
+            size = content.get("sizeInBytes") if isinstance(content, dict) else None
+            parts.append(f"{kind.rsplit('.', 1)[-1]} card {attachment.get('name', '')!r}"
+                         + (f" ({size} bytes)" if size else ""))
+        elif isinstance(content, dict):
             texts = [e.get("text", "")[:70] for e in content.get("body", [])
                      if e.get("type") == "TextBlock"]
             titles = [a.get("title") for e in content.get("body", [])

@@ -90,6 +90,7 @@ def test_the_app_package_has_the_manifest_languages_and_icons(
     assert manifest["manifestVersion"] == "1.17" and manifest["id"] == APP
     [bot] = manifest["bots"]
     assert bot["botId"] == APP and bot["scopes"] == ["personal", "groupChat", "team"]
+    assert bot["supportsFiles"] is True  # /export sends its files by file-consent card
     commands = bot["commandLists"][0]["commands"]
     assert 1 <= len(commands) <= 10
     assert commands[1] == {"title": "uddeleger",

@@ -19,6 +19,13 @@ admission, onboarding, resume after a crash and error recovery live there) and d
   new card, or an acknowledgement).
 - In group chats and channels the bot hears only @mentions; leader commands there get a
   pointer to the personal chat.
+- What the bot cannot take is said so and changes nothing, as on Telegram: an image or file a
+  leader sends (with or without a caption), an edited message (`messageUpdate`).
+- Files (the two /export documents) go by file-consent card in the 1:1 chat: the file waits
+  in memory only, under a random token that only its card carries; the leader's accept
+  (a `fileConsent/invoke`) is answered at once, then the file is PUT to the uploadUrl Teams
+  gave and a file-info card shown; a decline hears a short message; a token that is unknown,
+  used already, or from another conversation or person uploads nothing and hears "closed".
 """
 
 from __future__ import annotations
@@ -26,15 +33,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import traceback
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 from microsoft_agents.activity import (
     Activity,
     ActivityTypes,
@@ -48,13 +58,15 @@ from microsoft_agents.hosting.core import AgentAuthConfiguration, TurnContext
 from microsoft_agents.hosting.core.authorization import AuthTypes, ClaimsIdentity
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 
-from bot import identity
+from bot import identity, metrics
 from bot.channels import teams_cards as cards
 from bot.channels.teams_send import ConnectorSender, TeamsSendError
 from bot.config import Settings
-from bot.dialogue.state import OutMessage
+from bot.dialogue.state import Attachment, OutMessage
 from bot.inbound import EventKind, InEvent, Reply, Unreachable
 from bot.locale import language_for
+from bot.store import repo
+from bot.store import telegram as tgrepo
 
 if TYPE_CHECKING:
     from bot.runtime import Background, Core
@@ -64,6 +76,10 @@ log = logging.getLogger(__name__)
 MESSAGES_PATH = "/api/messages"
 PERSONAL = "personal"
 EXECUTE = "adaptiveCard/action"  # the invoke an Action.Execute press sends
+FILE_CONSENT = "fileConsent/invoke"  # the invoke a file-consent card's accept/decline sends
+OFFER_SECONDS = 30 * 60  # how long an offered file waits (in memory) for the leader's accept
+OFFER_BYTES = 64 * 2**20  # all offered files together; the oldest give way past it
+UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=60)
 UNREACHABLE = frozenset({403, 404})  # the app was removed or the conversation is gone
 
 
@@ -127,6 +143,10 @@ class TeamsChannel:
         # Cards this process sent, to draw them pressed: (conversation, activity id) -> message.
         self.cards: LRUCache[tuple[str, str], OutMessage] = LRUCache(maxsize=10_000)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Files offered by consent card, waiting for the accept: token -> offer (memory only).
+        self.offers: TTLCache[str, _Offer] = TTLCache(
+            maxsize=OFFER_BYTES, ttl=OFFER_SECONDS, getsizeof=_Offer.size)
+        self._tasks: set[asyncio.Task[None]] = set()  # uploads after an answered invoke
         self.port: int | None = None
 
     # ---- lifecycle ----
@@ -154,6 +174,8 @@ class TeamsChannel:
         try:
             yield self
         finally:
+            if self._tasks:  # an upload under way finishes (bounded by its timeout)
+                await asyncio.wait(set(self._tasks), timeout=UPLOAD_TIMEOUT.total)
             await runner.cleanup()
 
     async def wait(self, stop: asyncio.Event) -> int:
@@ -237,10 +259,17 @@ class TeamsChannel:
             if personal and aad and self._bot_added(activity):
                 await self._handle(context, conversation.id, self._event(context, aad, "open"))
             return
+        if activity.type == ActivityTypes.message_update:
+            if personal and aad:  # an edited message: the answer was taken as first sent
+                await self._handle(context, conversation.id, self._edit_event(context, aad))
+            return
         if activity.type not in (ActivityTypes.message, ActivityTypes.invoke) or not aad:
             return
         if not personal:
             await self._on_group(context)
+            return
+        if activity.type == ActivityTypes.invoke and activity.name == FILE_CONSENT:
+            await self._on_file_consent(context, conversation.id, aad)
             return
         if activity.type == ActivityTypes.invoke and activity.name != EXECUTE:
             await self._invoke_response(context, None)  # not a card press: nothing to do
@@ -255,6 +284,9 @@ class TeamsChannel:
         if activity.type == ActivityTypes.invoke or activity.value is not None:
             return self._event(context, aad, "button",
                                data=cards.submitted_data(activity.value) or "")
+        attachment = cards.attachment_kind(activity.attachments or [])
+        if attachment:  # as on Telegram: words only; a caption is not taken without its file
+            return self._event(context, aad, "attachment", attachment=attachment)
         text = cards.strip_mentions(activity.text or "")
         if text:
             command = cards.parse_command(text, self.words)
@@ -262,8 +294,6 @@ class TeamsChannel:
                 return self._event(context, aad, "command", command=command[0],
                                    text=command[1])
             return self._event(context, aad, "text", text=text)
-        if activity.attachments:
-            return self._event(context, aad, "attachment", attachment="document")
         return None
 
     def _event(self, context: TurnContext, aad: str, kind: EventKind, command: str = "",
@@ -276,6 +306,14 @@ class TeamsChannel:
                        reference=_stored_reference(context), kind=kind,
                        language=activity.locale, command=command, text=text, data=data,
                        attachment=attachment)
+
+    def _edit_event(self, context: TurnContext, aad: str) -> InEvent:
+        """A messageUpdate as the core's edit event. It carries the edited message's id, which
+        the pipeline already claimed for the message itself: the edit's own id adds when."""
+        activity = context.activity
+        event = self._event(context, aad, "edit")
+        stamp = activity.timestamp.isoformat() if activity.timestamp else uuid.uuid4().hex
+        return replace(event, event_id=f"{event.event_id}:edit:{stamp}")
 
     async def _handle(self, context: TurnContext, conversation_id: str, event: InEvent) -> None:
         """The core's pipeline, one event at a time per conversation; an invoke is always
@@ -361,9 +399,9 @@ class TeamsChannel:
                 if activity_id and drawn.get("attachments") and message.buttons and any(
                         a.get("contentType") == cards.CARD_TYPE for a in drawn["attachments"]):
                     self.cards[(conversation_id, activity_id)] = message
-            if any(a.kind == "document" for a in message.attachments):
-                # A 1:1 file needs a file-consent card and an upload: not drawn yet.
-                log.info("a document attachment was not sent on Teams (not supported yet)")
+            for attachment in message.attachments:
+                if attachment.kind == "document":
+                    await self._offer_file(context, conversation_id, attachment, reference)
 
     async def _post(self, context: TurnContext, conversation_id: str, drawn: dict[str, Any],
                     reference: ConversationReference | None = None) -> str | None:
@@ -412,12 +450,124 @@ class TeamsChannel:
         await context.send_activity(Activity(type=ActivityTypes.invoke_response,
                                              value={"status": 200, "body": body}))
 
+    # ---- files by consent card (/export) ----
+
+    async def _offer_file(self, context: TurnContext, conversation_id: str,
+                          attachment: Attachment,
+                          reference: ConversationReference | None = None) -> None:
+        """Send a file-consent card for a document; the file waits in memory for the accept."""
+        user = (reference.user if reference is not None else context.activity.from_property)
+        aad = ((user.aad_object_id if user is not None else None) or "").lower()
+        token = secrets.token_urlsafe(24)
+        self.offers[token] = _Offer(conversation_id, aad, attachment)
+        await self._post(context, conversation_id,
+                         cards.file_consent_activity(attachment, token), reference)
+
+    async def _on_file_consent(self, context: TurnContext, conversation_id: str,
+                               aad: str) -> None:
+        """A fileConsent/invoke: settle the offer now (a token is used once), answer the invoke
+        at once (Teams waits for it), then upload and tell the leader in the background."""
+        activity = context.activity
+        answer = cards.consent_answer(activity.value)
+        offer = self.offers.pop(answer[1], None) if answer is not None else None
+        if offer is not None and (offer.conversation_id != conversation_id or
+                                  (offer.aad and offer.aad != aad)):
+            offer = None  # another conversation's card: that offer is void now too
+        lang = language_for(activity.locale, self.service.dialogues.languages)
+        if offer is not None:
+            lang = await self._admitted_language(aad) or ""
+            if not lang:
+                offer = None  # the leader left (or was shut out) since the card was sent
+        lang = lang or language_for(activity.locale, self.service.dialogues.languages)
+        await context.send_activity(Activity(type=ActivityTypes.invoke_response,
+                                             value={"status": 200}))
+        action, upload = (answer[0], answer[2]) if answer is not None and offer else ("", {})
+        if action == "accept" and offer is not None and not self._upload_allowed(
+                str(upload.get("uploadUrl"))):
+            log.warning("a file-consent accept named an upload address that is not allowed")
+            offer, action = None, ""
+        task = asyncio.create_task(self._settle_offer(
+            _reference(context), conversation_id, lang, action, offer, upload))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _admitted_language(self, aad: str) -> str | None:
+        """The language of the Teams leader with this id, if they are still let in."""
+        leader_id = identity.leader_id(identity.TEAMS, aad)
+        async with self.service.store.read() as conn:
+            exists, via = await tgrepo.admitted_via(conn, leader_id)
+            leader = await repo.get_leader(conn, leader_id) if exists else None
+        return leader.language if leader is not None and via != tgrepo.REVOKED else None
+
+    def _upload_allowed(self, url: str) -> bool:
+        """Uploads go to HTTPS (OneDrive); plain HTTP only to loopback in test mode."""
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.hostname:
+            return True
+        return bool(self.settings.teams_test_mode and parts.scheme == "http"
+                    and parts.hostname in ("127.0.0.1", "localhost"))
+
+    async def _settle_offer(self, reference: ConversationReference, conversation_id: str,
+                            lang: str, action: str, offer: _Offer | None,
+                            upload: dict[str, Any]) -> None:
+        """After the invoke was answered: upload and show the file-info card (accept), say
+        so (decline, a failed upload), or "closed" (no valid offer)."""
+        if action == "accept" and offer is not None:
+            uploaded = await self._upload(str(upload["uploadUrl"]), offer.attachment.data)
+            drawn = (cards.file_info_activity(upload) if uploaded else
+                     cards.text_activity(self.service.ui("teams_export_failed", lang)))
+        elif action == "decline":
+            drawn = cards.text_activity(self.service.ui("teams_export_declined", lang))
+        else:
+            drawn = cards.text_activity(self.service.ui("tg_closed", lang))
+
+        async def callback(context: TurnContext) -> None:
+            """Inside the proactive turn: post in the conversation's order."""
+            async with self._locks[conversation_id]:
+                await self._post(context, conversation_id, drawn, reference)
+
+        try:
+            await self._continue(reference, callback)
+        except Exception as exc:  # the leader can ask again; nothing is kept
+            log.warning("could not answer a file consent on Teams: %s", type(exc).__name__)
+
+    async def _upload(self, url: str, data: bytes) -> bool:
+        """PUT the whole file to the upload session Teams opened (OneDrive's one-request
+        upload: Content-Range over every byte); whether it was stored."""
+        headers = {"Content-Length": str(len(data)),
+                   "Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"}
+        try:
+            async with aiohttp.ClientSession(timeout=UPLOAD_TIMEOUT) as session, \
+                    session.put(url, data=data, headers=headers) as response:
+                metrics.api_call("teams", "uploadFile", response.status)
+                if response.status not in (200, 201):
+                    log.warning("a file upload to Teams was refused with %s", response.status)
+                    return False
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("a file upload to Teams failed: %s", type(exc).__name__)
+            metrics.api_call("teams", "uploadFile", "network_error")
+            return False
+        return True
+
     @staticmethod
     def _bot_added(activity: Activity) -> bool:
         """Whether a conversationUpdate adds the bot itself (an install)."""
         recipient = activity.recipient
         return bool(recipient and any(m.id == recipient.id
                                       for m in activity.members_added or []))
+
+
+@dataclass(frozen=True)
+class _Offer:
+    """A file offered by consent card: whose conversation, whose card, and the file."""
+
+    conversation_id: str
+    aad: str
+    attachment: Attachment
+
+    def size(self) -> int:
+        """What it takes in memory, about (for the bound on all offers)."""
+        return len(self.attachment.data) + 1
 
 
 @dataclass

@@ -7,7 +7,9 @@ shape (bot/channels/teams.py validates them into the SDK's Activity). What Teams
 - button rows as an Adaptive Card 1.5, one ActionSet of Action.Submit buttons per row; a press
   comes back as a message whose `value` is the button's data object (`{"tb": data}`);
 - a pressed card is updated to show the chosen answer with no live buttons;
-- an image inline as a base64 data URI (at most 1 MB and 1024 px on the longer side).
+- an image inline as a base64 data URI (at most 1 MB and 1024 px on the longer side);
+- a file (the /export documents) as a file-consent card; once the leader accepts and the bot
+  has uploaded it, a file-info card that opens it from their OneDrive.
 """
 
 from __future__ import annotations
@@ -140,6 +142,53 @@ def fit_image(data: bytes) -> tuple[bytes, str]:
     return out.getvalue(), "image/jpeg"
 
 
+# ---- files (file consent) ------------------------------------------------------------------
+
+FILE_CONSENT_TYPE = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO_TYPE = "application/vnd.microsoft.teams.card.file.info"
+CONSENT_KEY = "tbFile"  # the one key of a consent card's accept/decline context
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def file_consent_activity(attachment: Attachment, token: str) -> dict[str, Any]:
+    """A message asking the leader to accept a file into their OneDrive; the token comes
+    back in the fileConsent/invoke (accept and decline) and names the offer."""
+    context = {CONSENT_KEY: token}
+    return {"type": "message", "attachments": [{
+        "contentType": FILE_CONSENT_TYPE, "name": attachment.filename,
+        "content": {"description": attachment.caption or attachment.filename,
+                    "sizeInBytes": len(attachment.data),
+                    "acceptContext": context, "declineContext": context}}]}
+
+
+def file_info_activity(upload: Mapping[str, Any]) -> dict[str, Any]:
+    """The card that shows an uploaded file (from the accept invoke's uploadInfo)."""
+    return {"type": "message", "attachments": [{
+        "contentType": FILE_INFO_TYPE, "contentUrl": str(upload.get("contentUrl") or ""),
+        "name": str(upload.get("name") or ""),
+        "content": {"uniqueId": str(upload.get("uniqueId") or ""),
+                    "fileType": str(upload.get("fileType") or "")}}]}
+
+
+def consent_answer(value: object) -> tuple[str, str, dict[str, Any]] | None:
+    """(action, token, uploadInfo) of a fileConsent/invoke value; None for any other shape
+    (uploadInfo is {} on a decline). Only 'accept' with an uploadUrl, or 'decline', pass."""
+    if not isinstance(value, Mapping) or value.get("type") != "fileUpload":
+        return None
+    action = value.get("action")
+    context = value.get("context")
+    token = context.get(CONSENT_KEY) if isinstance(context, Mapping) else None
+    if action not in ("accept", "decline") or not isinstance(token, str) or (
+            not _TOKEN.fullmatch(token)):
+        return None
+    upload = value.get("uploadInfo")
+    if action == "decline":
+        return "decline", token, {}
+    if not isinstance(upload, Mapping) or not isinstance(upload.get("uploadUrl"), str):
+        return None
+    return "accept", token, dict(upload)
+
+
 # ---- OutMessage -> activities --------------------------------------------------------------
 
 def render(message: OutMessage) -> list[dict[str, Any]]:
@@ -177,6 +226,22 @@ def submitted_data(value: object) -> str | None:
 def strip_mentions(text: str) -> str:
     """A group message without its @mentions (`<at>Tillidsbot</at>`) and HTML entities."""
     return " ".join(html.unescape(MENTION.sub(" ", text)).split())
+
+
+# ---- what a leader sends -------------------------------------------------------------------
+
+# Attachments Teams adds to an ordinary text message (its HTML rendering, cards): not files.
+TEXT_ATTACHMENTS = frozenset({"text/html", "text/plain", CARD_TYPE})
+
+
+def attachment_kind(attachments: Iterable[Any]) -> str:
+    """'photo' or 'document' when a message carries an image or a file the leader sent
+    (Teams' file.download.info, an inline image); '' for a plain text message."""
+    kinds = [str(getattr(a, "content_type", None) or "").lower() for a in attachments]
+    real = [k for k in kinds if k and k not in TEXT_ATTACHMENTS]
+    if not real:
+        return ""
+    return "photo" if all(k.startswith("image/") for k in real) else "document"
 
 
 # ---- commands ------------------------------------------------------------------------------

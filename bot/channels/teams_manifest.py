@@ -63,7 +63,7 @@ def manifest(service: BotService, app_id: str, developer_url: str) -> dict[str, 
         "bots": [{
             "botId": app_id,
             "scopes": ["personal", "groupChat", "team"],
-            "supportsFiles": False,
+            "supportsFiles": True,  # /export sends files by consent card
             "isNotificationOnly": False,
             "commandLists": [{"scopes": ["personal"], "commands": command_list(service, lang)}],
         }],

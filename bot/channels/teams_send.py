@@ -1,7 +1,8 @@
 """Sending to the Bot Connector under Teams' limits, with the retries the SDK does not do.
 
-Teams allows about 7 operations a second, 60 in 30 seconds and 1,800 an hour per conversation,
-and about 50 requests a second per app and tenant; over them it answers 429 with Retry-After.
+Teams allows about 7 operations a second, 8 in 2 seconds, 60 in 30 seconds and 1,800 an hour per
+conversation, and about 50 requests a second per app and tenant; over them it answers 429 with
+Retry-After.
 `ConnectorSender` waits for a free slot in every window before each attempt (sliding windows,
 so a burst never exceeds them), honours Retry-After, and retries 412, 502, 503 and 504 with
 exponential backoff. A new message (POST) is not retried after a 500 or a dropped connection:
@@ -30,7 +31,7 @@ T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 # (operations, seconds) per conversation and per tenant (learn.microsoft.com: "Rate limiting
 # for bots" in Teams).
-CONVERSATION_WINDOWS = ((7, 1.0), (60, 30.0), (1800, 3600.0))
+CONVERSATION_WINDOWS = ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))
 TENANT_WINDOWS = ((50, 1.0),)
 RETRIED = frozenset({412, 429, 502, 503, 504})
 IDEMPOTENT_RETRIED = RETRIED | {500}
