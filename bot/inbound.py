@@ -10,7 +10,8 @@ The pipeline owns every decision that is not about drawing:
    before anything is sent.
 2. The reply: what the engine said plus rendering hints (`Reply`): answer the button press with
    this toast; mark the pressed prompt with the chosen answer, clear its buttons or edit it
-   into a new message. The channel draws it (`Channel.render`).
+   into a new message. Plain notes ride on the message after them (`compose.merge`: one
+   message where one will do, on every channel). The channel draws it (`Channel.render`).
 3. A second, small transaction marks the event done.
 
 Errors: wording that fails to render rolls the step back and the leader hears so (their
@@ -31,6 +32,7 @@ import aiosqlite
 
 from bot import buttons, identity, metrics
 from bot.access import Admission, Cooldown, Gate
+from bot.channels.compose import merge
 from bot.clock import Clock, iso
 from bot.config import Settings
 from bot.dialogue.render import RenderError
@@ -225,6 +227,7 @@ class Inbound:
         if not admission.allowed:
             await self._render_refusal(event, reply, channel)
             return reply
+        reply.messages = merge(reply.messages)
         try:
             await channel.render(event, reply)
         except Unreachable:
@@ -396,7 +399,7 @@ class Inbound:
                     resumed = await buttons.stamp(tx, self.service, event.leader_id, resumed)
                 # A press is answered too (silently): its spinner must stop.
                 toast = "" if event.kind == "button" else None
-                await channel.render(event, Reply([sorry, *resumed], toast=toast))
+                await channel.render(event, Reply(merge([sorry, *resumed]), toast=toast))
         except Exception as exc:  # reporting must never raise out of the pipeline
             log.error("could not tell the leader about the failed update %s: %s", event.name,
                       type(exc).__name__)

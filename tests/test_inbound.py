@@ -17,6 +17,7 @@ import pytest
 
 from bot import buttons, identity
 from bot.app import Core
+from bot.channels.compose import JOIN
 from bot.dialogue.state import Button, OutMessage
 from bot.inbound import Inbound, InEvent, Reply
 from bot.service import Request
@@ -119,7 +120,9 @@ async def test_a_new_leader_is_onboarded_once_and_keeps_their_reference(tmp_path
                                       channel)
     assert reply is not None
     ui = core.service.ui
-    assert [m.text for m in reply.messages] == [ui("welcome", "da"), ui("choose_language", "da")]
+    # One message: the welcome on top of the language question.
+    assert [m.text for m in reply.messages] == [
+        JOIN.join([ui("welcome", "da"), ui("choose_language", "da")])]
     leader_id = identity.leader_id(CHANNEL, USER)
     assert rows(core, "SELECT leader_id, chat_id, admitted_via FROM leaders") == [
         (leader_id, REFERENCE, "invite")]
@@ -186,8 +189,9 @@ async def test_a_crash_between_commit_and_send_resumes_and_applies_nothing_twice
     channel = Recorder()
     reply = await core.inbound.handle(answer, channel)
     assert reply is not None
-    assert reply.messages[0].text == core.service.ui("resume", "da")
-    assert reply.messages[-1].text != question.text  # the next question, not the same again
+    assert reply.messages[0].text.startswith(core.service.ui("resume", "da") + JOIN)
+    # The next question, not the same again.
+    assert not reply.messages[-1].text.endswith(question.text)
     assert step(core) == (before or 0) + 1
     assert rows(core, "SELECT count(*) FROM answers") == [(1,)]
     assert rows(core, "SELECT status FROM inbound_events WHERE event_id = ?",
@@ -212,8 +216,8 @@ async def test_a_failing_feature_tells_the_leader_who_keeps_their_place(
     assert await inbound.handle(failing, channel) is None
     ui = core.service.ui
     told = [m.text for m in channel.replies[-1].messages]
-    assert told[0] == ui("tg_error", "da")
-    assert told[1] == ui("resume", "da") and told[-1] == question
+    # One message: the apology, 'where we were' and the open question.
+    assert told == [JOIN.join([ui("tg_error", "da"), ui("resume", "da"), question])]
     assert step(core) == before  # their place is kept
     assert rows(core, "SELECT status FROM inbound_events WHERE event_id = ?",
                 (failing.event_id,)) == [("done",)]
@@ -265,6 +269,34 @@ async def test_button_presses_come_with_hints_for_the_pressed_prompt(tmp_path: P
     await core.close()
 
 
+async def test_a_confirmation_rides_on_the_next_question_in_one_message(
+        tmp_path: Path) -> None:
+    core = await make_core(tmp_path)
+    async with core.store.transaction() as tx:
+        await admission.create_invite(tx, CODE, 1, None, "2026-11-23T08:00:00+00:00")
+    channel, ids, ui = Recorder(), Ids(), core.service.ui
+    await core.inbound.handle(event(ids(), "command", command="start", text=CODE), channel)
+    language = channel.replies[-1].messages[-1]
+    chosen = await core.inbound.handle(
+        event(ids(), "button", data=language.buttons[0][0].data), channel)
+    assert chosen is not None and chosen.pressed == "mark_chosen"  # the answer is marked
+    [zones] = chosen.messages  # 'language set' on top of the time-zone question, its buttons
+    assert zones.text == JOIN.join([ui("language_set", "da"), ui("ob_timezone_question", "da")])
+    assert zones.kind == "prompt" and zones.buttons[0][0].data.startswith("ob:t:")
+    # The same on /language from the menu: the confirmation and the menu in one message.
+    await core.inbound.handle(event(ids(), "button", data=zones.buttons[0][0].data), channel)
+    asked = await core.inbound.handle(event(ids(), "command", command="language"), channel)
+    assert asked is not None
+    nb = next(b for row in asked.messages[-1].buttons for b in row if ":lang:nb" in b.data)
+    switched = await core.inbound.handle(event(ids(), "button", data=nb.data), channel)
+    assert switched is not None
+    assert [m.text for m in switched.messages] == [
+        JOIN.join([ui("language_set", "nb"), ui("menu", "nb")])]
+    assert [[b.label for b in row] for row in switched.messages[0].buttons] == [
+        [b.label for b in row] for row in core.service.menu("nb").buttons]
+    await core.close()
+
+
 def test_events_name_their_leader_through_the_identity_helper() -> None:
     assert event("x").leader_id == "teams:29:1a2b-leader"
     telegram = replace(event("y"), channel=identity.TELEGRAM, user_id="42")
@@ -295,7 +327,9 @@ async def test_a_press_that_fails_is_answered_and_its_buttons_stay_valid(
     assert failed is None
     sorry = channel.replies[-1]
     assert sorry.toast == ""  # the press is answered (silently): its spinner stops
-    assert sorry.messages[0].text == core.service.ui("tg_error", "da")
+    # The apology on top of where the leader is (the menu), one message.
+    ui = core.service.ui
+    assert [m.text for m in sorry.messages] == [JOIN.join([ui("tg_error", "da"), ui("menu", "da")])]
     # The step was rolled back, its token with it: the menu drawn before still works.
     started = await inbound.handle(event(ids(), "button", data=menu.buttons[0][0].data),
                                    channel)

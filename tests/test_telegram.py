@@ -16,6 +16,7 @@ from telegram import Update
 import bot.app as app_module
 from bot.app import Core, configure_logging
 from bot.channels.base import Outbox
+from bot.channels.compose import JOIN
 from bot.channels.telegram import (
     GroupEvent,
     PerChatUpdateProcessor,
@@ -36,6 +37,7 @@ from tests.tgkit import (
     Phone,
     answer_values,
     query,
+    said,
     until,
     update_status,
     walk,
@@ -112,7 +114,7 @@ async def test_invite_codes_admit_until_used_up_or_revoked(
     async with InProcessBot(api, db):
         first = Phone(api, db, api.user(601, "Anne"))
         await first.say("/start ONEUSE")
-        assert real_dialogues.strings("welcome", "da") in first.texts_since(0)
+        assert said(real_dialogues.strings("welcome", "da"), first.texts_since(0))
         second, third = api.user(602, "Bo"), api.user(603, "Carl")
         api.send_text(second, "/start ONEUSE")
         api.send_text(third, "/start REVOKED")
@@ -132,14 +134,14 @@ async def test_allowed_ids_and_open_mode_let_people_in(
     async with InProcessBot(api, db, ALLOWED_USER_IDS="701, 702"):
         listed = Phone(api, db, api.user(702, "Dorte"))
         await listed.say("/start")
-        assert welcome in listed.texts_since(0)
+        assert said(welcome, listed.texts_since(0))
         api.send_text(api.user(703, "Erik"), "/start")
         await api.wait_for(lambda: api.sent_texts(703), what="a refusal")
     assert leaders(db) == ["tg:702"]
     async with InProcessBot(api, db, ACCESS_MODE="open"):
         anyone = Phone(api, db, api.user(704, "Frida", "en"))
         await anyone.say("/start")
-        assert real_dialogues.strings("welcome", "en") in anyone.texts_since(0)
+        assert said(real_dialogues.strings("welcome", "en"), anyone.texts_since(0))
     assert sorted(leaders(db)) == ["tg:702", "tg:704"]
 
 
@@ -301,14 +303,15 @@ async def test_webhook_rejects_posts_without_the_secret_and_answers_with_it(
         phone = Phone(api, db, user)
         update_id = api.send_text(user, "/start")  # Telegram's own delivery, with the secret
         await phone.handled(update_id)
-        assert real_dialogues.strings("welcome", "da") in phone.texts_since(0)
+        assert said(real_dialogues.strings("welcome", "da"), phone.texts_since(0))
         # The same update POSTed again (Telegram retries) is answered once.
         repeat = {"update_id": update_id, "message": api.messages[(1101, 1)]}
         assert await api.post_webhook(repeat, "s3cret-Token_1") == 200
         await phone.say("/help")
     assert update_status(db, 5) is None
     assert api.webhook_responses == [200, 200]  # /start and /help, Telegram-style
-    assert api.sent_texts(1101).count(real_dialogues.strings("welcome", "da")) == 1
+    welcome = real_dialogues.strings("welcome", "da")
+    assert sum(said(welcome, [text]) for text in api.sent_texts(1101)) == 1
 
 
 # ---- rate limits -------------------------------------------------------------------------
@@ -383,7 +386,7 @@ async def test_non_text_updates_get_a_short_reply_and_change_nothing(
         assert phone.step() == step
         texts = phone.texts_since(mark)
         assert texts[:5] == [ui("tg_unsupported", "da")] * 4 + [ui("tg_edited", "da")]
-        assert texts[-1] == question
+        assert texts[-1] == JOIN.join([ui("help", "da"), question])  # help, then the question
     assert not [c for c in api.calls if c.params.get("chat_id") == -100777]
     values = answer_values(db)  # sealed at rest: opened with the bot's key store
     assert values and not [v for v in values if "helt andet" in v]
@@ -473,9 +476,12 @@ async def test_an_error_is_logged_by_update_id_and_the_leader_keeps_their_place(
             failed = await phone.say(secret_words)
         assert phone.step() == 1  # the answer was committed before the reply failed
         texts = api.sent_texts(1701)
-        assert texts[-3] == real_dialogues.strings("tg_error", "da")
-        assert texts[-2] == real_dialogues.strings("resume", "da")
-        assert texts[-1] != question  # the place is the next question, not lost
+        # One message: the apology, 'where we were', and the place: the next question (the
+        # first one ended the /delegate message), not lost.
+        told = JOIN.join([real_dialogues.strings("tg_error", "da"),
+                          real_dialogues.strings("resume", "da")]) + JOIN
+        assert texts[-1].startswith(told) and len(texts[-1]) > len(told)
+        assert not question.endswith(texts[-1][len(told):])
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert any(f"update {failed} failed with BadRequest" in r.getMessage() for r in errors)
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -614,11 +620,12 @@ async def test_an_update_interrupted_by_a_crash_resumes_instead_of_applying_twic
         api.deliver({"message": message}, update_id=777)
         await phone.handled(777)
     assert phone.step() == step
-    # The question is asked again on its own (at /delegate it came in one message with the
-    # conversation's opening text).
+    # The question is asked again under 'where we were', without the conversation's opening
+    # text (at /delegate it came in one message with it).
     resumed = phone.texts_since(mark)
-    assert len(resumed) == 2 and resumed[0] == real_dialogues.strings("resume", "da")
-    assert question.endswith(f"\n\n{resumed[1]}")
+    told = real_dialogues.strings("resume", "da") + JOIN
+    assert len(resumed) == 1 and resumed[0].startswith(told)
+    assert question.endswith(f"{JOIN}{resumed[0][len(told):]}")
 
 
 async def test_old_update_ids_are_pruned(db: Path) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import run_telegram
+from bot.channels.compose import JOIN
 from bot.clock import Clock
 from bot.config import load_settings
 from bot.dialogue import Dialogues
@@ -246,6 +247,12 @@ class Phone:
         return None if state is None else int(state["step"])
 
 
+def said(part: str, texts: list[str]) -> bool:
+    """Whether `part` was shown: as a message of its own, or joined with others into one."""
+    return any(t == part or t.startswith(part + JOIN) or t.endswith(JOIN + part)
+               or f"{JOIN}{part}{JOIN}" in t for t in texts)
+
+
 SAMPLE_ANSWERS = ("Budgetopfølgningen for dagtilbud til AB (souschef)",
                   "Så AB kan prioritere tæt på børnene og familierne",
                   "Ugentlig sparring, indtil AB føler sig tryg",
@@ -266,7 +273,8 @@ async def walk(phone: Phone, dialogues: Dialogues, steps: int | None = None,
         if steps is not None and answers >= steps:
             return typed
         last = phone.last()
-        if last.get("text") == menu and answers:
+        # The menu, maybe with the conversation's closing words on top of it.
+        if str(last.get("text", "")).endswith(menu) and answers:
             return typed
         buttons = phone.api.buttons(last)
         if buttons:

@@ -1,9 +1,11 @@
 """Fewer messages per step: a conversation's lead-in text rides on the question after it.
 
 A leader sees one message where one will do: the opening of a conversation (its message
-nodes) and its first question, a nudge with its snooze buttons and the reflection it opens.
-Each message costs a Bot API call and, under Telegram's per-chat limits, time. Summaries and
-the interface's own messages (welcome, confirmations, errors) stay messages of their own.
+nodes) and its first question, a nudge with its snooze buttons and the reflection it opens,
+and (`merge`, applied by the inbound pipeline to every reply, so each channel benefits) the
+interface's plain notes (a welcome, a confirmation, a history header) on top of the message
+after them. Each message costs a Bot API call and, under Telegram's per-chat limits, time.
+Summaries, errors, files and the edit of a toggled prompt stay messages of their own.
 """
 
 from __future__ import annotations
@@ -48,6 +50,31 @@ def coalesce(messages: list[OutMessage], limit: int = MAX_TEXT) -> list[OutMessa
             out.append(message)
         pending = []
     out.extend(pending)
+    return out
+
+
+def _is_note(message: OutMessage) -> bool:
+    """Plain text of the interface or a conversation, which can go on top of what follows."""
+    return (message.kind == "info" and not message.buttons and not message.attachments
+            and not message.replace and bool(message.text.strip()))
+
+
+def _can_carry(message: OutMessage) -> bool:
+    """A message that can take notes on top of its own text (a question, the menu, a note)."""
+    return message.kind in ("prompt", "info") and not message.attachments and not message.replace
+
+
+def merge(messages: list[OutMessage], limit: int = MAX_TEXT) -> list[OutMessage]:
+    """Each run of plain notes joined together and onto the message after them, as long as
+    the text fits one message; what follows keeps its own kind, buttons, node and step."""
+    out: list[OutMessage] = []
+    for message in coalesce(messages, limit):
+        last = out[-1] if out else None
+        if (last is not None and _is_note(last) and _can_carry(message)
+                and units(f"{last.text}{JOIN}{message.text}") <= limit):
+            out[-1] = _prefixed(last.text, message)
+        else:
+            out.append(message)
     return out
 
 

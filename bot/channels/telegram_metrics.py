@@ -7,16 +7,17 @@ from typing import Any
 
 from telegram import Update
 from telegram.error import NetworkError, TimedOut
-from telegram.request import HTTPXRequest
 
 from bot import metrics
+from bot.channels.telegram_request import AiohttpRequest
 
 CHANNEL = "telegram"
 
 
-class MetricsRequest(HTTPXRequest):
-    """PTB's HTTPX request that records each call's method and status (never its URL, which
-    holds the token, nor its parameters, which hold chat ids and text)."""
+class MetricsRequest(AiohttpRequest):
+    """The Bot API request (on aiohttp, see bot/channels/telegram_request.py) that records
+    each call's method and status (never its URL, which holds the token, nor its parameters,
+    which hold chat ids and text)."""
 
     async def do_request(self, url: str, method: str, *args: Any,
                          **kwargs: Any) -> tuple[int, bytes]:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 from types import MappingProxyType
 from typing import Literal
 
@@ -155,6 +156,9 @@ NO_WORDS = DateWords()
 
 # ---- names from babel ------------------------------------------------------------------------
 
+# Built on the first typed date, not at import: babel's locale data for every language costs
+# start-up time and memory that a process answering no date question never needs.
+@cache
 def _month_table() -> dict[str, int]:
     """Full and abbreviated month names, and their unambiguous prefixes of 3+ letters."""
     names: dict[str, set[int]] = {}
@@ -167,6 +171,7 @@ def _month_table() -> dict[str, int]:
     return {word: months.pop() for word, months in names.items() if len(months) == 1}
 
 
+@cache
 def _weekday_table() -> dict[str, int]:
     """Full and abbreviated weekday names ('fredag', 'fre.', 'Fri') -> 0 for Monday .. 6."""
     names: dict[str, set[int]] = {}
@@ -175,10 +180,6 @@ def _weekday_table() -> dict[str, int]:
             for number, name in get_day_names(width, locale=locale).items():
                 names.setdefault(name.casefold().rstrip("."), set()).add(int(number))
     return {word: days.pop() for word, days in names.items() if len(days) == 1}
-
-
-_MONTHS = _month_table()
-_WEEKDAYS = _weekday_table()
 
 
 # ---- reading a typed date ----------------------------------------------------------------------
@@ -196,10 +197,11 @@ def _named_month_date(text: str, today: date) -> date | None:
     """'15. december', '3 jan 2027', 'December 15, 2026'; None when it is not such a date."""
     cleaned = " ".join(text.lower().split())
     match = _DAY_MONTH.match(cleaned) or _MONTH_DAY.match(cleaned)
-    if not match or match["m"] not in _MONTHS:
+    months = _month_table()
+    if not match or match["m"] not in months:
         return None
     year = int(match["y"]) if match["y"] else None
-    return _day_in_year(int(match["d"]), _MONTHS[match["m"]], year, today)
+    return _day_in_year(int(match["d"]), months[match["m"]], year, today)
 
 
 # A day and month typed without a year exist again within this many years (29 February).
@@ -277,7 +279,7 @@ def _weekday_date(phrase: str, today: date, words: DateWords) -> date | None:
     # take the first Friday after today, like "fredag" and "på fredag"; the summary echoes the
     # date, so a leader who meant the other Friday sees it. "fredag i næste uge" is unambiguous.
     head, _, tail = _without_prefix(phrase, words.before_weekday).partition(" ")
-    weekday = _WEEKDAYS.get(head.rstrip("."))
+    weekday = _weekday_table().get(head.rstrip("."))
     if weekday is None:
         return None
     if not tail:  # strictly after today: on a Friday, "fredag" is a week away
@@ -308,7 +310,7 @@ def _introduced_date(text: str, today: date, words: DateWords) -> date | None:
     after a weekday and/or an article. A weekday that does not match the date makes the answer
     unclear, and unclear dates are refused rather than guessed."""
     tokens = text.casefold().split()
-    weekday = _WEEKDAYS.get(tokens[0].rstrip(".,")) if tokens else None
+    weekday = _weekday_table().get(tokens[0].rstrip(".,")) if tokens else None
     if weekday is not None:
         tokens = tokens[1:]
     if tokens and tokens[0].rstrip(".") in words.before_date:

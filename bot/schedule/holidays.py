@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_lib
-
 from bot.schedule.times import local_instant
+
+if TYPE_CHECKING:
+    import holidays as holidays_lib
 
 # ISO country of each time zone the bot offers (bot/features/settings.py ZONES and
 # bot/features/onboarding.py TIMEZONES), plus zones that share those countries' holidays.
@@ -46,6 +48,9 @@ def country_of(zone_name: str | None) -> str | None:
 @lru_cache(maxsize=64)
 def _calendar(country: str, language: str | None) -> holidays_lib.HolidayBase:
     """The library's calendar for a country (years are added as they are asked for)."""
+    # Imported on the first calendar asked for: the library (with dateutil) is a sizeable
+    # share of start-up that a process with no scheduled message due does not need yet.
+    import holidays as holidays_lib
     supported = holidays_lib.list_localized_countries().get(country, [])
     if language not in supported:  # None would mean the machine's locale, often English
         language = holidays_lib.country_holidays(country).default_language

@@ -42,13 +42,13 @@ class ThreadRow:
 
 async def get_leader(conn: aiosqlite.Connection, leader_id: str) -> Leader | None:
     """A leader by id."""
-    async with conn.execute(
+    # One hand-off to aiosqlite's thread (execute, fetch and close are three): read per step.
+    rows = list(await conn.execute_fetchall(
         "SELECT leader_id, chat_id, language, timezone, settings, created_at FROM leaders "
-        "WHERE leader_id = ?", (leader_id,)
-    ) as cur:
-        row = await cur.fetchone()
-    if row is None:
+        "WHERE leader_id = ?", (leader_id,)))
+    if not rows:
         return None
+    row = rows[0]
     return Leader(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"), row[5])
 
 
@@ -81,10 +81,11 @@ async def update_leader(
 
 async def load_session(conn: aiosqlite.Connection, leader_id: str) -> str | None:
     """The JSON state of a leader's active conversation, if any."""
-    async with conn.execute("SELECT state FROM sessions WHERE leader_id = ?", (leader_id,)) as cur:
-        row = await cur.fetchone()
-    if row is None:
+    rows = list(await conn.execute_fetchall("SELECT state FROM sessions WHERE leader_id = ?",
+                                            (leader_id,)))  # one hand-off to the thread
+    if not rows:
         return None
+    row = rows[0]
     # None also when the leader's key was erased (an old backup): nothing to resume.
     return crypto.open_cell(conn, "sessions", "state", {"leader_id": leader_id}, row[0])
 

@@ -65,10 +65,11 @@ INVITED, GRANTED, REVOKED = "invite", "granted", "revoked"
 
 async def admitted_via(conn: aiosqlite.Connection, leader_id: str) -> tuple[bool, str | None]:
     """(whether the leader exists, how they were let in: None = by the list or open mode)."""
-    async with conn.execute("SELECT admitted_via FROM leaders WHERE leader_id = ?",
-                            (leader_id,)) as cur:
-        row = await cur.fetchone()
-    return (False, None) if row is None else (True, None if row[0] is None else str(row[0]))
+    rows = list(await conn.execute_fetchall(  # one hand-off to aiosqlite's thread, not three
+        "SELECT admitted_via FROM leaders WHERE leader_id = ?", (leader_id,)))
+    if not rows:
+        return False, None
+    return True, None if rows[0][0] is None else str(rows[0][0])
 
 
 async def set_admission(conn: aiosqlite.Connection, leader_id: str, via: str | None,
