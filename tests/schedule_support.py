@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import bot.app
 from bot.app import Core, build_core
-from bot.clock import ManualClock
+from bot.clock import ManualClock, SystemClock, iso
 from bot.config import load_settings
 from bot.dialogue.state import ButtonInput, OutMessage, TextInput
+from bot.schedule import plan
 from bot.schedule.dispatcher import Dispatcher, ScheduleConfig
+from bot.schedule.times import Prefs
 from bot.service import Who
-from bot.store import schedules
+from bot.store import repo, schedules
+from bot.store.db import Store
 
 _real_load = bot.app.load_dialogues
 _loaded: dict[tuple[Path, Path], Any] = {}
@@ -153,3 +156,18 @@ def snooze_data(message: OutMessage, option: str) -> str:
             if button.data.startswith("sz:") and button.data.endswith(":" + option):
                 return button.data
     raise AssertionError(f"no {option} snooze button in {message}")
+
+
+async def seed_due_nudge(db: Path, leader_id: str, chat_id: str) -> None:
+    """A leader whose weekly nudge fell due a minute ago (quiet hours off), in a real file."""
+    store = await Store.open(db)
+    now = SystemClock().now()
+    async with store.transaction() as tx:
+        leader = await repo.create_leader(tx, leader_id, chat_id, "da", iso(now))
+        leader.settings = {"quiet": "off", "schedule_seen": True}
+        await repo.update_leader(tx, leader, iso(now))
+        key = plan.plan_key(leader, Prefs.from_settings(leader.settings))
+        await schedules.add(tx, leader.leader_id, "nudge", iso(now - timedelta(minutes=1)),
+                            iso(now), conversation="reflection",
+                            payload={"slot": date.today().isoformat(), "key": key})
+    await store.close()

@@ -18,20 +18,16 @@ import json
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.clock import ManualClock, SystemClock, iso
+from bot.clock import ManualClock
 from bot.dialogue import Dialogues
-from bot.schedule import plan
-from bot.schedule.times import Prefs
-from bot.store import repo, schedules
-from bot.store.db import Store
 from tests.botapi_standin import BotApiStandIn, User
 from tests.connector_standin import ConnectorStandIn
+from tests.schedule_support import seed_due_nudge
 from tests.teamskit import Member, TeamsBot, buttons, card_of, shown_text
 from tests.test_history_telegram import seed as seed_history
 from tests.test_team_e2e import START, Team, data_of
@@ -169,21 +165,6 @@ async def snooze(phone: Phone, db: Path) -> Target:
     return target(phone, "sz:", "sz:")
 
 
-async def seed_nudge(db: Path, user_id: int) -> None:
-    """A Telegram leader whose weekly nudge fell due a minute ago (quiet hours off)."""
-    store = await Store.open(db)
-    now = SystemClock().now()
-    async with store.transaction() as tx:
-        leader = await repo.create_leader(tx, f"tg:{user_id}", str(user_id), "da", iso(now))
-        leader.settings = {"quiet": "off", "schedule_seen": True}
-        await repo.update_leader(tx, leader, iso(now))
-        key = plan.plan_key(leader, Prefs.from_settings(leader.settings))
-        await schedules.add(tx, leader.leader_id, "nudge", iso(now - timedelta(minutes=1)),
-                            iso(now), conversation="reflection",
-                            payload={"slot": date.today().isoformat(), "key": key})
-    await store.close()
-
-
 KINDS: dict[str, Setup] = {
     "onboarding language": language_step,
     "onboarding time zone": timezone_step,
@@ -254,7 +235,7 @@ async def test_a_button_counts_once(kind: str, tmp_path: Path,
                                     real_dialogues: Dialogues) -> None:
     db = tmp_path / "bot.db"
     if kind == "snooze":
-        await seed_nudge(db, ALICE)
+        await seed_due_nudge(db, f"tg:{ALICE}", str(ALICE))
     toast = real_dialogues.strings("tg_closed", "da")
     async with BotApiStandIn() as api, InProcessBot(api, db, ACCESS_MODE="open"):
         alice = Phone(api, db, api.user(ALICE, "Alice", "da"))

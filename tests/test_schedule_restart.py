@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.clock import ManualClock, SystemClock, iso
-from bot.schedule import plan
-from bot.schedule.times import Prefs
-from bot.store import repo, schedules
-from bot.store.db import Store
-from tests.schedule_support import Harness, local
+from bot.clock import ManualClock, iso
+from bot.store import repo
+from tests.schedule_support import Harness, local, seed_due_nudge
 from tests.test_transcript import Chat
 
 CPH = "Europe/Copenhagen"
@@ -118,25 +115,9 @@ async def test_a_failed_delivery_is_recorded_and_not_retried(tmp_path: Path) -> 
     await h.close()
 
 
-async def seed_console_nudge(db: Path) -> None:
-    """A terminal leader whose weekly nudge fell due a minute ago (quiet hours off)."""
-    store = await Store.open(db)
-    clock = SystemClock()
-    now = clock.now()
-    async with store.transaction() as tx:
-        leader = await repo.create_leader(tx, "console:local", "console", "da", iso(now))
-        leader.settings = {"quiet": "off", "schedule_seen": True}
-        await repo.update_leader(tx, leader, iso(now))
-        key = plan.plan_key(leader, Prefs.from_settings(leader.settings))
-        await schedules.add(tx, leader.leader_id, "nudge", iso(now - timedelta(minutes=1)),
-                            iso(now), conversation="reflection",
-                            payload={"slot": date.today().isoformat(), "key": key})
-    await store.close()
-
-
 async def test_the_terminal_chat_shows_a_due_nudge_once(tmp_path: Path) -> None:
     db = tmp_path / "chat.db"
-    await seed_console_nudge(db)
+    await seed_due_nudge(db, "console:local", "console")
     chat = Chat(db)
     header = "Det er tid til din ugentlige refleksion"
     shown = chat.expect("Ugens refleksion ·")
