@@ -304,6 +304,7 @@ async def test_a_teams_group_pulse_counts_in_place_and_shows_results_from_three(
     assert_nobody_named(tmp_path, bot.output, connector, members)
     write_record(tmp_path, connector)
 
+
 async def test_a_teams_governance_round_collects_examples_in_one_to_one_chats(
         tmp_path: Path, real_dialogues: Dialogues) -> None:
     ui = real_dialogues.strings
