@@ -33,7 +33,7 @@ async def one(kind: str) -> tuple[list[tuple[str, int, int, int, int]], int]:
     """The four presses of one kind: (press, answers, edits, sends, tables changed)."""
     db = Path(tempfile.mkdtemp()) / "bot.db"
     if kind == "snooze":
-        await t.seed_nudge(db, t.ALICE)
+        await t.seed_due_nudge(db, f"tg:{t.ALICE}", str(t.ALICE))
     rows = []
     async with t.BotApiStandIn() as api, InProcessBot(api, db, ACCESS_MODE="open"):
         alice = Phone(api, db, api.user(t.ALICE, "Alice", "da"))
