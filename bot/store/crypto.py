@@ -543,6 +543,8 @@ SEALED: tuple[Sealed, ...] = (
     Sealed("team_gov_examples", "text", ("round_id", "id"),
            lambda row: round_owner(row["round_id"])),
     Sealed("team_gov_rounds", "items", ("id",), lambda row: TEAM_OWNER),
+    # A reply waiting to be sent (bot/store/outbox.py) quotes the leader's words back.
+    Sealed("reply_outbox", "message", ("channel", "leader_id", "event_id", "seq"), _leader),
 )
 BY_CELL = {(s.table, s.column): s for s in SEALED}
 
