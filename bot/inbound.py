@@ -661,7 +661,7 @@ class Inbound:
                 sorry = OutMessage(text=self.service.ui("tg_error", language))
                 # A press is answered too (silently): its spinner must stop.
                 toast = "" if event.kind == "button" else None
-                if await self._resend(event, channel, sorry, toast):
+                if await self._resend(event, channel, sorry, toast, language):
                     return
                 resumed = await self.service.resume(event.who)
                 async with self.service.store.transaction() as tx:
@@ -675,7 +675,7 @@ class Inbound:
                 await self._settle(event, claimed)
 
     async def _resend(self, event: InEvent, channel: Channel, sorry: OutMessage,
-                      toast: str | None) -> bool:
+                      toast: str | None, language: str) -> bool:
         """After a failure, what is held back for the leader (under the apology): it is where
         they are. False when nothing is (then they hear where the conversation stands)."""
         async with self.service.store.read() as conn:
@@ -685,7 +685,10 @@ class Inbound:
             return False
         delivery = _Delivery()
         messages = [r.message for r in rows if r.message is not None]
-        first = merge([sorry, messages[0]])
+        lead = [sorry]
+        if any(r.question for r in rows):  # as after any failure: 'where we were', the question
+            lead.append(OutMessage(text=self.service.ui("resume", language)))
+        first = merge([*lead, messages[0]])
         if len(first) == 2:
             delivery.add(None)
         for row in rows:
