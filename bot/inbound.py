@@ -242,6 +242,8 @@ class Inbound:
         self.gates: dict[str, Gate] = {}
         self.refusals = Cooldown()
         self._claims = 0
+        # Events sent before this moment were queued while the bot was down (see _held).
+        self.started = clock.now()
 
     def gate(self, channel: str) -> Gate:
         """The access gate of one channel."""
@@ -322,7 +324,12 @@ class Inbound:
         applied (see _held), what was held back or the current question instead. The new
         messages are merged and stored, in the step's transaction."""
         pending = [r for r in backlog if r.status == outbox.PENDING and r.message is not None]
-        held, lead = self._held(event, plan, backlog, pending)
+        latest = None
+        if isinstance(plan.action, TextInput) and event.sent_at is not None \
+                and event.sent_at < self.started:
+            latest = await outbox.latest_question(tx, event.channel, event.leader_id)
+        held, lead = self._held(event, plan, [*backlog, *([latest] if latest else [])],
+                                pending)
         if held:
             reply = Reply()
             if not pending:
@@ -381,10 +388,11 @@ class Inbound:
             return True, "outbox_where_we_are"  # the question the text would answer is unseen
         sent = event.sent_at
         if sent is not None and any(
-                r.question and r.status == outbox.REDELIVERED and r.delivered_at is not None
+                r.question and r.status != outbox.PENDING and r.delivered_at is not None
                 and r.delivered_at >= sent for r in backlog):
-            # Sent (in the same second or) before the question reached the leader after a
-            # crash: typed while they were still looking at the question before it.
+            # Sent (in the same second or) before the question reached the leader late, or
+            # (queued while the bot was down) before the question this process showed: typed
+            # while they were still looking at the question before it.
             return True, "outbox_where_we_are"
         return False, None
 

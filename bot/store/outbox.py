@@ -119,6 +119,18 @@ async def open_rows(conn: aiosqlite.Connection, channel: str, leader_id: str) ->
     return [_row(conn, tuple(r)) for r in found]
 
 
+async def latest_question(conn: aiosqlite.Connection, channel: str,
+                          leader_id: str) -> Row | None:
+    """The last question sent to a leader (for text queued while the bot was down)."""
+    async with conn.execute(
+            "SELECT channel, leader_id, event_id, seq, NULL, question, status, attempts, "
+            f"delivered_at FROM {TABLE} WHERE channel = ? AND leader_id = ? AND question = 1 "
+            "AND status IN ('delivered', 'redelivered') ORDER BY rowid DESC LIMIT 1",
+            (channel, leader_id)) as cur:
+        found = await cur.fetchone()
+    return None if found is None else _row(conn, tuple(found))
+
+
 async def pending_leaders(conn: aiosqlite.Connection, channel: str) -> list[str]:
     """The leaders of a channel with pending messages, oldest first."""
     async with conn.execute(
