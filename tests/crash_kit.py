@@ -211,7 +211,7 @@ async def _crash(core: Core, where: Path, clock: ManualClock, screen: Screen, ph
         raise Crash()  # inside the step's transaction: rolled back, as a dead process's is
 
     if point == "before_commit":
-        outbox.write = dying_write  # type: ignore[assignment]
+        outbox.write = dying_write
     else:
         screen.armed = point
     before, mark = len(screen.replies), len(phone.shown)
@@ -220,7 +220,7 @@ async def _crash(core: Core, where: Path, clock: ManualClock, screen: Screen, ph
     except Crash:
         died = True
     finally:
-        outbox.write = write  # type: ignore[assignment]
+        outbox.write = write
         screen.armed = None
     fits = died
     if point == "between" and len(screen.replies) > before and \
