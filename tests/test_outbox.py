@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -177,3 +178,43 @@ def _rows(db: Path) -> list[tuple[object, ...]]:
     with sqlite3.connect(db) as conn:
         return conn.execute("SELECT status, question, message, attempts FROM reply_outbox "
                             "WHERE event_id NOT LIKE 'o%' ORDER BY rowid").fetchall()
+
+
+async def test_forget_through_the_pipeline_leaves_no_reply_behind(tmp_path: Path) -> None:
+    """A pending reply is the leader's data: /forget erases it, and the confirmation that
+    follows the erasure is sent without being stored (no row, no new data key)."""
+    base = await kit.onboarded(tmp_path)
+    where = tmp_path / "run"
+    kit.copy_base(base, where)
+    clock = ManualClock(NOW + timedelta(hours=1))
+    core = await make_core(where, clock)
+    phone = kit.Phone()
+    screen = kit.Screen(phone)
+    await core.inbound.handle(InEvent(channel=kit.CHANNEL, event_id="d0", user_id=kit.USER,
+                                      reference="console", kind="command",
+                                      command="delegate"), screen)
+    ask = InEvent(channel=kit.CHANNEL, event_id="d1", user_id=kit.USER, reference="console",
+                  kind="command", command="forget")
+    screen.armed = "after_commit"
+    with pytest.raises(kit.Crash):
+        await core.inbound.handle(ask, screen)
+    assert _rows(core.store.path)[-1][0] == "pending"  # the forget statement, held back
+    asked = await core.inbound.handle(replace_id(ask, "d2"), screen)
+    assert asked is not None
+    statement = next(m for m in asked.messages if m.buttons)
+    yes = next(b for row in statement.buttons for b in row if "fg:yes" in b.data)
+    done = await core.inbound.handle(InEvent(channel=kit.CHANNEL, event_id="d3",
+                                             user_id=kit.USER, reference="console",
+                                             kind="button", data=yes.data), screen)
+    assert done is not None
+    assert done.messages[-1].text.startswith(core.service.ui("forget_done", "da"))
+    with sqlite3.connect(core.store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM reply_outbox").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM data_keys WHERE owner = ?",
+                            (crypto.leader_owner(kit.LEADER),)).fetchone() == (0,)
+    await core.close()
+
+
+def replace_id(event: InEvent, event_id: str) -> InEvent:
+    """The same event under a new id (the leader sending it again)."""
+    return replace(event, event_id=event_id)
