@@ -389,10 +389,10 @@ class Inbound:
         sent = event.sent_at
         if sent is not None and any(
                 r.question and r.status != outbox.PENDING and r.delivered_at is not None
-                and r.delivered_at >= sent for r in backlog):
-            # Sent (in the same second or) before the question reached the leader late, or
-            # (queued while the bot was down) before the question this process showed: typed
-            # while they were still looking at the question before it.
+                and r.delivered_at > sent for r in backlog):
+            # Sent before (in an earlier second than) the question reached the leader late,
+            # or, queued while the bot was down, before the question this process showed:
+            # typed while they were still looking at the question before it.
             return True, "outbox_where_we_are"
         return False, None
 

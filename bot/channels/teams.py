@@ -322,7 +322,7 @@ class TeamsChannel:
         return InEvent(channel=identity.TEAMS, event_id=event_id, user_id=aad,
                        reference=_stored_reference(context), kind=kind,
                        language=activity.locale, command=command, text=text, data=data,
-                       attachment=attachment, sent_at=activity.timestamp)
+                       attachment=attachment)
 
     def _edit_event(self, context: TurnContext, aad: str) -> InEvent:
         """A messageUpdate as the core's edit event. It carries the edited message's id, which
