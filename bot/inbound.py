@@ -244,6 +244,10 @@ class Inbound:
         self._claims = 0
         # Events sent before this moment were queued while the bot was down (see _held).
         self.started = clock.now()
+        # Per channel, the leaders with held-back or late-delivered replies, read at the
+        # channel's first event and kept up to date here: every other step skips the look-up.
+        # (Rows another process leaves behind are seen when this one starts again.)
+        self._open: dict[str, set[str]] = {}
 
     def gate(self, channel: str) -> Gate:
         """The access gate of one channel."""
@@ -281,7 +285,7 @@ class Inbound:
                                     event.name)
                     plan = _Plan(Resume()) if seen else self._plan(event, admission.new)
                     # What a crash or a failed send held back goes first (bot/store/outbox.py).
-                    backlog = await outbox.open_rows(tx, event.channel, event.leader_id)
+                    backlog = await self._backlog(tx, event)
                     reply = await self._answer(tx, event, plan, channel, backlog, delivery,
                                                seen is not None)
         except RenderError as exc:
@@ -372,6 +376,26 @@ class Inbound:
         reply.messages = shown
         return reply
 
+    async def _backlog(self, tx: aiosqlite.Connection, event: InEvent) -> list[outbox.Row]:
+        """The leader's held-back and late-delivered replies (looked up only for a leader
+        known to have some)."""
+        known = self._open.get(event.channel)
+        if known is None:
+            known = self._open[event.channel] = set(
+                await outbox.open_leaders(tx, event.channel))
+        if event.leader_id not in known:
+            return []
+        rows = await outbox.open_rows(tx, event.channel, event.leader_id)
+        if not rows:
+            known.discard(event.leader_id)
+        return rows
+
+    def _opened(self, channel: str, leader_id: str) -> None:
+        """A leader now has held-back or late-delivered replies."""
+        known = self._open.get(channel)
+        if known is not None:  # not read yet: the first event reads it from the database
+            known.add(leader_id)
+
     def _held(self, event: InEvent, plan: _Plan, backlog: list[outbox.Row],
               pending: list[outbox.Row]) -> tuple[bool, str | None]:
         """Whether to show what was held back (or the current question) instead of applying
@@ -432,6 +456,7 @@ class Inbound:
         await outbox.mark_delivered(tx, fresh, now)
         await outbox.mark_delivered(tx, late, now, late=True)
         if late:
+            self._opened(channel, late[0][0].leader_id)
             metrics.redelivery(channel, "delivered", len(late))
 
     async def _failed_sends(self, channel: str, delivery: _Delivery) -> None:
@@ -452,6 +477,8 @@ class Inbound:
                               rows: list[tuple[outbox.Key, int]]) -> None:
         """One more failed send of these pending messages; give up on those that had theirs."""
         now = self.clock.now()
+        for key, _ in rows:
+            self._opened(channel, key.leader_id)
         await outbox.failed(tx, [key for key, _ in rows], now)
         spent = [key for key, attempts in rows if attempts + 1 >= outbox.MAX_ATTEMPTS]
         if spent:
@@ -503,6 +530,7 @@ class Inbound:
             async with self.service.store.transaction() as tx:
                 await outbox.mark_delivered(tx, [(row.key, list(ids or []))],
                                             self.clock.now(), late=True)
+            self._opened(channel, leader_id)
             metrics.redelivery(channel, "delivered")
             sent += 1
         return sent

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from bot.clock import ManualClock
+from bot.dialogue.state import OutMessage
 from bot.inbound import InEvent
 from bot.store import crypto, outbox
 from tests import crash_kit as kit
@@ -133,7 +134,7 @@ async def test_a_reply_that_cannot_be_sent_is_given_up_after_three_tries(
     class Down:
         """A platform that refuses every send."""
 
-        async def deliver(self, reference: str, messages: list[object]) -> list[str]:
+        async def deliver(self, reference: str, messages: list[OutMessage]) -> list[str]:
             raise ConnectionError("down")
 
     for attempt in range(1, outbox.MAX_ATTEMPTS + 1):

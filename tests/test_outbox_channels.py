@@ -20,6 +20,7 @@ from bot.channels.compose import JOIN
 from bot.channels.console import ConsoleChannel
 from bot.config import Settings, load_settings
 from bot.dialogue import Dialogues
+from bot.dialogue.model import TextNode
 from bot.inbound import InEvent
 from bot.store import outbox
 from tests.botapi_standin import BotApiStandIn
@@ -59,8 +60,9 @@ def statuses(db: Path) -> list[tuple[str, str | None]]:
 
 def purpose(dialogues: Dialogues) -> str:
     """The question after the task, as the leader reads it."""
-    definition = dialogues.registry.get("delegation")
-    return str(definition.nodes["purpose"].prompt["da"]).strip()  # type: ignore[index]
+    node = dialogues.registry.get("delegation").nodes["purpose"]
+    assert isinstance(node, TextNode)
+    return node.prompt["da"].strip()
 
 
 async def test_telegram_sends_the_held_back_question_at_start_up_once(

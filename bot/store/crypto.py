@@ -320,6 +320,11 @@ class Keyring:
             self._owners[owner] = key_id
         return key_id, self._by_id[key_id]
 
+    def holds(self, owner: str) -> bool:
+        """Whether this process has handed out the owner's key and it is not being erased
+        (sealing under it then adds no key record)."""
+        return owner in self._owners
+
     def has_key(self, key_id: bytes) -> bool:
         """Whether the key store holds this data key."""
         self._fresh()

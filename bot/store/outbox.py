@@ -82,9 +82,11 @@ async def write(tx: aiosqlite.Connection, channel: str, leader_id: str, event_id
     the leader no longer exists: a /forget in this step leaves nothing behind)."""
     if not messages:
         return []
-    async with tx.execute("SELECT 1 FROM leaders WHERE leader_id = ?", (leader_id,)) as cur:
-        if await cur.fetchone() is None:
-            return []
+    # A leader erased in this step has no key in hand any more: only then is it looked up
+    # (sealing would otherwise record a new key for them).
+    if not crypto.keyring(tx).holds(crypto.leader_owner(leader_id)) and not \
+            await tx.execute_fetchall("SELECT 1 FROM leaders WHERE leader_id = ?", (leader_id,)):
+        return []
     keys = [Key(channel, leader_id, event_id, first_seq + n) for n in range(len(messages))]
     at = iso(now)
     rows = []
@@ -94,7 +96,8 @@ async def write(tx: aiosqlite.Connection, channel: str, leader_id: str, event_id
                      int(is_question(message)), at))
     await tx.executemany(
         f"INSERT INTO {TABLE} (channel, leader_id, event_id, seq, message, question, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
+        "created_at) SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM leaders WHERE "
+        "leader_id = ?2) ON CONFLICT DO NOTHING", rows)
     return keys
 
 
@@ -110,12 +113,10 @@ async def next_seq(tx: aiosqlite.Connection, channel: str, leader_id: str,
 
 async def open_rows(conn: aiosqlite.Connection, channel: str, leader_id: str) -> list[Row]:
     """A leader's pending messages and the ones delivered late, in the order written."""
-    async with conn.execute(
-            f"SELECT channel, leader_id, event_id, seq, message, question, status, attempts, "
-            f"delivered_at FROM {TABLE} WHERE channel = ? AND leader_id = ? "
-            "AND status IN ('pending', 'redelivered') ORDER BY rowid",
-            (channel, leader_id)) as cur:
-        found = await cur.fetchall()
+    found = await conn.execute_fetchall(
+        f"SELECT channel, leader_id, event_id, seq, message, question, status, attempts, "
+        f"delivered_at FROM {TABLE} WHERE channel = ? AND leader_id = ? "
+        "AND status IN ('pending', 'redelivered') ORDER BY rowid", (channel, leader_id))
     return [_row(conn, tuple(r)) for r in found]
 
 
@@ -129,6 +130,14 @@ async def latest_question(conn: aiosqlite.Connection, channel: str,
             (channel, leader_id)) as cur:
         found = await cur.fetchone()
     return None if found is None else _row(conn, tuple(found))
+
+
+async def open_leaders(conn: aiosqlite.Connection, channel: str) -> list[str]:
+    """The leaders of a channel with pending or late-delivered messages."""
+    found = await conn.execute_fetchall(
+        f"SELECT DISTINCT leader_id FROM {TABLE} WHERE channel = ? "
+        "AND status IN ('pending', 'redelivered')", (channel,))
+    return [str(r[0]) for r in found]
 
 
 async def pending_leaders(conn: aiosqlite.Connection, channel: str) -> list[str]:
