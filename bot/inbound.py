@@ -329,8 +329,10 @@ class Inbound:
         messages are merged and stored, in the step's transaction."""
         pending = [r for r in backlog if r.status == outbox.PENDING and r.message is not None]
         latest = None
+        # Queued while the bot was down (a date older than any platform keeps an update says
+        # nothing: it is not looked at).
         if isinstance(plan.action, TextInput) and event.sent_at is not None \
-                and event.sent_at < self.started:
+                and self.started - EVENT_MEMORY < event.sent_at < self.started:
             latest = await outbox.latest_question(tx, event.channel, event.leader_id)
         held, lead = self._held(event, plan, [*backlog, *([latest] if latest else [])],
                                 pending)
