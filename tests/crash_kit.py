@@ -101,6 +101,7 @@ class Outcome:
     answers: dict[str, Any]
     shown: list[OutMessage]
     applicable: bool = True  # False: the point does not exist at that step
+    ended: bool = True  # False: the leader was still waiting after MAX_ACTIONS events
 
 
 def answer_for(node: str) -> str:
@@ -193,7 +194,7 @@ async def run(base: Path, where: Path, crash_at: int | None, point: str = "after
             if event is not None:
                 event = replace(event, sent_at=clock.now())
         else:
-            raise AssertionError("the conversation did not end")
+            return Outcome(await stored_answers(core), phone.shown, applicable, ended=False)
         return Outcome(await stored_answers(core), phone.shown, applicable)
     finally:
         await core.close()
@@ -274,7 +275,7 @@ class Result:
 
 def check(outcome: Outcome, baseline: Outcome, point: str, where_we_are: str) -> Result:
     """What a scenario got wrong, compared with the same conversation without a crash."""
-    problems = []
+    problems = [] if outcome.ended else ["the conversation never ended"]
     for node, value in baseline.answers.items():
         got = outcome.answers.get(node)
         if got is None:
