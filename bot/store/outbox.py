@@ -62,6 +62,8 @@ def is_question(message: OutMessage) -> bool:
 
 def dump(message: OutMessage) -> str:
     """A message as JSON (attachment bytes as base64: they need not be UTF-8)."""
+    if not message.attachments:
+        return message.model_dump_json()  # the common case, serialised in pydantic's core
     data = message.model_dump(mode="python")
     for attachment in data["attachments"]:
         attachment["data"] = base64.b64encode(attachment["data"]).decode("ascii")
