@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from bot.clock import ManualClock
-from bot.dialogue.state import OutMessage
+from bot.dialogue.state import Attachment, Button, OutMessage
 from bot.inbound import InEvent
 from bot.store import crypto, outbox
 from tests import crash_kit as kit
@@ -219,3 +219,13 @@ async def test_forget_through_the_pipeline_leaves_no_reply_behind(tmp_path: Path
 def replace_id(event: InEvent, event_id: str) -> InEvent:
     """The same event under a new id (the leader sending it again)."""
     return replace(event, event_id=event_id)
+
+
+def test_a_stored_message_comes_back_as_it_was_sent_attachments_included() -> None:
+    chart = OutMessage(text="Din kurve", kind="info", attachments=[Attachment(
+        kind="photo", filename="trend.png", data=b"\x89PNG\r\n\x1a\n\xff\xfe", caption="x")])
+    question = OutMessage(text="Hvor stor er risikoen?", kind="prompt", node="risk", step=9,
+                          expects="scale", buttons=[[Button(label="1", data="ab12cd:9:risk:1")]])
+    for message in (chart, question):
+        assert outbox.load(outbox.dump(message)) == message
+    assert outbox.is_question(question) and not outbox.is_question(chart)
