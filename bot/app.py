@@ -97,7 +97,7 @@ class Host(Protocol):
     name: str  # identity.TELEGRAM, identity.CONSOLE …
     background: list[Background]  # the channel's own services (e.g. team ticks on Telegram)
 
-    async def deliver(self, reference: str, messages: list[OutMessage]) -> None:
+    async def deliver(self, reference: str, messages: list[OutMessage]) -> list[str] | None:
         """Its Outbox (see bot/channels/base.py)."""
         ...
 

@@ -63,6 +63,10 @@ BACKLOG = Gauge(f"{NS}_schedule_due_backlog", "Scheduled messages due and waitin
                 registry=REGISTRY)
 TEAM_PULSES = Counter(f"{NS}_team_pulses", "Team pulses opened and closed", ["event"],
                       registry=REGISTRY)
+REDELIVERIES = Counter(f"{NS}_reply_redeliveries",
+                       "Replies sent again after a crash or a failed send, by outcome",
+                       ["channel", "outcome"], registry=REGISTRY)
+REDELIVERY_OUTCOMES = {"delivered", "failed", "given_up"}
 BACKUPS = Counter(f"{NS}_backups", "Backups taken, by result", ["result"], registry=REGISTRY)
 BACKUP_LAST = Gauge(f"{NS}_backup_last_success_timestamp_seconds",
                     "When the last sound backup was taken (Unix time)", registry=REGISTRY)
@@ -105,6 +109,12 @@ def update_handled(channel: str, kind: str, seconds: float) -> None:
 def refused(channel: str) -> None:
     """An update from someone who is not let in."""
     REFUSALS.labels(_one_of(channel, CHANNELS)).inc()
+
+
+def redelivery(channel: str, outcome: str, count: int = 1) -> None:
+    """Replies of a step sent late (delivered), failing again, or given up."""
+    REDELIVERIES.labels(_one_of(channel, CHANNELS),
+                        _one_of(outcome, REDELIVERY_OUTCOMES)).inc(count)
 
 
 def error(where: str) -> None:

@@ -13,9 +13,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot import cli
 from bot.clock import ManualClock, iso
 from bot.dialogue import Dialogues
-from bot.dialogue.state import ButtonInput, TextInput
+from bot.dialogue.state import ButtonInput, OutMessage, TextInput
 from bot.service import Who
-from bot.store import privacy, repo
+from bot.store import outbox, privacy, repo
 from tests.history_helpers import NOW, make_core, press, seed_thread
 
 ALICE = Who(leader_id="tg:424242", chat_id="424242", language_code="da")
@@ -65,6 +65,9 @@ async def seed(core) -> list[str]:  # type: ignore[no-untyped-def]
             await tx.execute("INSERT INTO thread_notes VALUES (?, 'note')", (f"{tag}-thread-1",))
             await tx.execute("INSERT INTO reflection_prompts (leader_id, prompt_id, shown_at) "
                              "VALUES (?, 'lever-1', ?)", (who.leader_id, iso(NOW)))
+            # A reply a crash held back (bot/store/outbox.py): pending, quoting their words.
+            await outbox.write(tx, "telegram", who.leader_id, f"1:{tag}", [OutMessage(
+                text=f"{tag} opgave", kind="prompt", node="purpose", step=1)], NOW)
         # The team feature's tables: a group, an anonymous pulse answer, and a governance
         # round Alice opened (its result goes to her private chat).
         await tx.execute("INSERT INTO team_groups (chat_id, created_at, updated_at) "
@@ -126,7 +129,7 @@ async def test_forget_leaves_no_row_about_the_leader_in_any_table(tmp_path: Path
     before = rows_about(tmp_path / "bot.db", ALICE, alice_threads)
     assert set(before) >= {"leaders", "sessions", "threads", "answers", "schedules",
                            "processed_updates", "leader_invites", "leader_flags",
-                           "thread_notes",
+                           "thread_notes", "reply_outbox",
                            "reflection_prompts", "team_gov_leaders"}
     bob_before = rows_about(tmp_path / "bot.db", BOB, bob_threads)
 

@@ -17,9 +17,9 @@ from bot.dialogue.state import OutMessage
 class Outbox(Protocol):
     """Delivers messages the bot initiates (follow-ups, nudges) to a leader's chat."""
 
-    async def deliver(self, reference: str, messages: list[OutMessage]) -> None:
+    async def deliver(self, reference: str, messages: list[OutMessage]) -> list[str] | None:
         """Send messages to the conversation a stored reference names; raise on failure so
-        the caller can retry or record it."""
+        the caller can retry or record it. The platform's ids of what was sent, if known."""
         ...
 
 
@@ -47,9 +47,9 @@ class Routes:
         channel = identity.channel_of(leader_id)
         return None if channel is None else self.outboxes.get(channel)
 
-    async def deliver(self, reference: str, messages: list[OutMessage]) -> None:
+    async def deliver(self, reference: str, messages: list[OutMessage]) -> list[str] | None:
         """An Outbox only while one channel runs (background services that predate routing);
         with several, ask for_leader() which one."""
         if len(self.outboxes) != 1:
             raise ValueError("several channels run: route by leader with for_leader()")
-        await next(iter(self.outboxes.values())).deliver(reference, messages)
+        return await next(iter(self.outboxes.values())).deliver(reference, messages)

@@ -65,7 +65,7 @@ from bot.channels import teams_cards as cards
 from bot.channels.teams_send import ConnectorSender, TeamsSendError
 from bot.config import Settings
 from bot.dialogue.state import Attachment, OutMessage
-from bot.inbound import EventKind, InEvent, Reply, Unreachable
+from bot.inbound import Delivered, EventKind, InEvent, Reply, Unreachable
 from bot.locale import language_for
 from bot.store import repo
 from bot.store import telegram as tgrepo
@@ -164,6 +164,8 @@ class TeamsChannel:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[TeamsChannel]:
         """Listen on TEAMS_HOST:TEAMS_PORT for the duration of the block."""
+        # Before listening: replies a crash held back reach their leaders first.
+        await self.inbound.redeliver(identity.TEAMS, self)
         runner = web.AppRunner(self.web_app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.teams_host, self.settings.teams_port)
@@ -200,26 +202,32 @@ class TeamsChannel:
 
     # ---- the Outbox ----
 
-    async def deliver(self, reference: str, messages: list[OutMessage]) -> None:
+    async def deliver(self, reference: str, messages: list[OutMessage]) -> list[str]:
         """Send messages the bot starts itself (nudges, follow-ups) to the conversation a
-        stored reference (JSON) names; raises when it cannot be read or the connector refuses."""
+        stored reference (JSON) names; raises when it cannot be read or the connector refuses;
+        the ids of the activities sent."""
         stored = ConversationReference.model_validate_json(reference)
         conversation = stored.conversation.id if stored.conversation else ""
         if not conversation:
             raise LookupError("a Teams conversation reference without a conversation")
         failures: list[BaseException] = []
+        ids: list[str] = []
+
+        async def sent(message: OutMessage, more: list[str]) -> None:
+            ids.extend(more)
 
         async def callback(context: TurnContext) -> None:
             """Inside the proactive turn: send with the turn's connector client."""
             try:
                 async with self._locks[conversation]:
-                    await self._send(context, conversation, messages, stored)
+                    await self._send(context, conversation, messages, stored, sent)
             except BaseException as exc:
                 failures.append(exc)
 
         await self._continue(stored, callback)
         if failures:
             raise failures[0]
+        return ids
 
     async def _continue(self, reference: ConversationReference, callback: Any) -> None:
         """A proactive turn in a stored conversation."""
@@ -409,26 +417,34 @@ class TeamsChannel:
         if replacement is not None and reply.pressed == "replace":
             if updated and origin:
                 self.cards[(conversation_id, origin)] = replacement
+                await reply.delivered(replacement, [origin])
             else:
                 messages.insert(0, replacement)  # the edit was impossible: send it instead
         if reply.toast and not messages:
             # Teams has no toast for a pressed card: the short notice is said as a message.
             messages = [OutMessage(text=reply.toast)]
-        await self._send(context, conversation_id, messages)
+        await self._send(context, conversation_id, messages, sent=reply.delivered)
 
     async def _send(self, context: TurnContext, conversation_id: str,
                     messages: list[OutMessage],
-                    reference: ConversationReference | None = None) -> None:
-        """Draw messages in order; cards are remembered to be drawn pressed later."""
+                    reference: ConversationReference | None = None,
+                    sent: Delivered | None = None) -> None:
+        """Draw messages in order; cards are remembered to be drawn pressed later; each one
+        out is reported to sent with its activity ids."""
         for message in messages:
+            ids: list[str] = []
             for drawn in cards.render(message):
                 activity_id = await self._post(context, conversation_id, drawn, reference)
+                if activity_id:
+                    ids.append(activity_id)
                 if activity_id and drawn.get("attachments") and message.buttons and any(
                         a.get("contentType") == cards.CARD_TYPE for a in drawn["attachments"]):
                     self.cards[(conversation_id, activity_id)] = message
             for attachment in message.attachments:
                 if attachment.kind == "document":
                     await self._offer_file(context, conversation_id, attachment, reference)
+            if sent is not None:
+                await sent(message, ids)
 
     async def _post(self, context: TurnContext, conversation_id: str, drawn: dict[str, Any],
                     reference: ConversationReference | None = None) -> str | None:

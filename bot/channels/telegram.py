@@ -67,7 +67,7 @@ from bot.channels.telegram_limits import (  # noqa: F401 - re-exported for older
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dialogue.state import Button, OutMessage
-from bot.inbound import Inbound, InEvent, Reply, Unreachable
+from bot.inbound import Delivered, Inbound, InEvent, Reply, Unreachable
 from bot.locale import LANGUAGE_CODES
 from bot.runtime import Background
 from bot.service import BotService, language_for
@@ -349,6 +349,8 @@ class TelegramChannel:
         async with app:
             await self.set_commands()
             await self.inbound.prune()
+            # Before receiving: replies a crash held back reach their leaders first.
+            await self.inbound.redeliver(identity.TELEGRAM, self)
             if settings.webhook_url:
                 await updater.start_webhook(
                     listen=settings.webhook_listen,
@@ -408,12 +410,19 @@ class TelegramChannel:
 
     # ---- the Outbox ----
 
-    async def deliver(self, chat_id: str, messages: list[OutMessage]) -> None:
-        """Send messages the bot starts itself (follow-ups, nudges); raises on failure.
+    async def deliver(self, chat_id: str, messages: list[OutMessage]) -> list[str]:
+        """Send messages the bot starts itself (follow-ups, nudges); raises on failure; the
+        sent messages' ids.
 
         The scheduler's pacer has paced each message already: the rate limiter counts them
         but does not make them wait a second time."""
-        await self.send(int(chat_id), messages, pre_paced=True)
+        ids: list[str] = []
+
+        async def sent(message: OutMessage, more: list[str]) -> None:
+            ids.extend(more)
+
+        await self.send(int(chat_id), messages, pre_paced=True, sent=sent)
+        return ids
 
     # ---- updates ----
 
@@ -473,7 +482,7 @@ class TelegramChannel:
             command = parse_command(message.text)
             if command is not None:
                 return replace(base, kind="command", command=command[0], text=command[2])
-            return replace(base, kind="text", text=message.text)
+            return replace(base, kind="text", text=message.text, sent_at=message.date)
         attachment = message.effective_attachment
         if attachment is not None:
             kind = type(attachment).__name__.lower() if not isinstance(attachment, tuple) \
@@ -616,28 +625,35 @@ class TelegramChannel:
         self._drawn(origin, markup)
 
     async def send(self, chat_id: int, messages: list[OutMessage],
-                   pre_paced: bool = False) -> None:
+                   pre_paced: bool = False, sent: Delivered | None = None) -> None:
         """Draw messages: plain text (no parse mode, so nothing the leader wrote is markup),
-        split at 4096 characters, buttons as an inline keyboard, attachments as files."""
+        split at 4096 characters, buttons as an inline keyboard, attachments as files; each
+        one out is reported to sent with its Telegram message ids."""
         bot = self.app.bot
         async with self._send_locks.hold(chat_id):
             for message in coalesce(messages):
-                await self._send_one(bot, chat_id, message, pre_paced)
+                ids = await self._send_one(bot, chat_id, message, pre_paced)
+                if sent is not None:
+                    await sent(message, ids)
 
     async def _send_one(self, bot: ExtBot[Any], chat_id: int, message: OutMessage,
-                        pre_paced: bool = False) -> None:
-        """One OutMessage: text chunks, then attachments; buttons go on the last part."""
+                        pre_paced: bool = False) -> list[str]:
+        """One OutMessage: text chunks, then attachments; buttons go on the last part; the
+        ids of the Telegram messages it took."""
         markup = keyboard(message.buttons)
         chunks = split_text(message.text)
         parts = len(chunks) + len(message.attachments)
         sent = 0
         no_preview = LinkPreviewOptions(is_disabled=True)
+        ids: list[str] = []
         for chunk in chunks:
             sent += 1
             # Only the first part was paced by the scheduler; further parts count as a burst.
-            await bot.send_message(chat_id, chunk, reply_markup=markup if sent == parts else None,
-                                   link_preview_options=no_preview,
-                                   rate_limit_args=PRE_PACED if pre_paced and sent == 1 else None)
+            out = await bot.send_message(
+                chat_id, chunk, reply_markup=markup if sent == parts else None,
+                link_preview_options=no_preview,
+                rate_limit_args=PRE_PACED if pre_paced and sent == 1 else None)
+            ids.append(str(out.message_id))
         for attachment in message.attachments:
             sent += 1
             caption = attachment.caption or None
@@ -647,17 +663,21 @@ class TelegramChannel:
             last = sent == parts and not long_caption
             document = InputFile(attachment.data, filename=attachment.filename)
             if attachment.kind == "photo":
-                await bot.send_photo(chat_id, document, caption=caption,
-                                     reply_markup=markup if last else None)
+                out = await bot.send_photo(chat_id, document, caption=caption,
+                                           reply_markup=markup if last else None)
             else:
-                await bot.send_document(chat_id, document, caption=caption,
-                                        reply_markup=markup if last else None)
+                out = await bot.send_document(chat_id, document, caption=caption,
+                                              reply_markup=markup if last else None)
+            ids.append(str(out.message_id))
             if long_caption:
                 pieces = split_text(long_caption)
                 for index, piece in enumerate(pieces):
                     final = sent == parts and index == len(pieces) - 1
-                    await bot.send_message(chat_id, piece, reply_markup=markup if final else None,
-                                           link_preview_options=no_preview)
+                    out = await bot.send_message(chat_id, piece,
+                                                 reply_markup=markup if final else None,
+                                                 link_preview_options=no_preview)
+                    ids.append(str(out.message_id))
+        return ids
 
 
 class _PrivateChat:
@@ -697,10 +717,12 @@ class _PrivateChat:
                 replacement = next((m for m in out if m.replace), None)
                 if replacement is not None:
                     out = [m for m in out if m is not replacement]
-                    if not await channel._edit(origin, replacement):
+                    if await channel._edit(origin, replacement):
+                        await reply.delivered(replacement, [str(origin.message_id)])
+                    else:
                         out.insert(0, replacement)
         if out:
-            await channel.send(int(event.reference), out)
+            await channel.send(int(event.reference), out, sent=reply.delivered)
 
 
 def polling_error(error: TelegramError) -> None:

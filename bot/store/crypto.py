@@ -320,6 +320,11 @@ class Keyring:
             self._owners[owner] = key_id
         return key_id, self._by_id[key_id]
 
+    def holds(self, owner: str) -> bool:
+        """Whether this process has handed out the owner's key and it is not being erased
+        (sealing under it then adds no key record)."""
+        return owner in self._owners
+
     def has_key(self, key_id: bytes) -> bool:
         """Whether the key store holds this data key."""
         self._fresh()
@@ -543,6 +548,8 @@ SEALED: tuple[Sealed, ...] = (
     Sealed("team_gov_examples", "text", ("round_id", "id"),
            lambda row: round_owner(row["round_id"])),
     Sealed("team_gov_rounds", "items", ("id",), lambda row: TEAM_OWNER),
+    # A reply waiting to be sent (bot/store/outbox.py) quotes the leader's words back.
+    Sealed("reply_outbox", "message", ("channel", "leader_id", "event_id", "seq"), _leader),
 )
 BY_CELL = {(s.table, s.column): s for s in SEALED}
 
