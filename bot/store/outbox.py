@@ -1,4 +1,4 @@
-"""Queries for the reply outbox (migration 0020): a step's replies, written with its state.
+"""Queries for the reply outbox (migration 0023): a step's replies, written with its state.
 
 A row is one message of one reply: (channel, leader, event, seq). It is written 'pending' in
 the step's transaction, and after the send marked 'delivered' (sent at once) or
