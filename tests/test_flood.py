@@ -11,11 +11,11 @@ afterwards. The Teams variant floods the real `tillidsbot run` in Teams test mod
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,7 +26,7 @@ from bot.dialogue import Dialogues
 from bot.inbound import EventKind, InEvent
 from tests.botapi_standin import BotApiStandIn
 from tests.connector_standin import ConnectorStandIn
-from tests.teamskit import Member, TeamsBot, shown_text
+from tests.teamskit import Member, TeamsBot, free_port, shown_text
 from tests.teamskit import query as teams_query
 from tests.tgkit import InProcessBot, Phone, answer_values, until, update_status
 
@@ -267,6 +267,14 @@ async def connector() -> AsyncIterator[ConnectorStandIn]:
         yield standin
 
 
+def scrape(port: int) -> dict[str, float]:
+    """The bot's /metrics over loopback: series -> value."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        lines = response.read().decode().splitlines()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in lines if line and not line.startswith("#")}
+
+
 def teams_answers(db: Path) -> int:
     """How many answers are stored."""
     return int(teams_query(db, "SELECT count(*) FROM answers")[0][0])
@@ -278,8 +286,10 @@ async def test_a_flooding_leader_delays_only_themself_on_teams(
     notice = real_dialogues.strings("flood_notice", "da")
     flooder_aad, other_aad = "00000000-0000-4000-8000-00000000f100", \
         "00000000-0000-4000-8000-00000000f200"
+    metrics_port = free_port()
     bot = await TeamsBot(connector, db, TEAMS_ALLOWED_IDS=f"{flooder_aad},{other_aad}",
-                         TILLIDSBOT_CHAT_BACKLOG=str(LIMIT)).start()
+                         TILLIDSBOT_CHAT_BACKLOG=str(LIMIT),
+                         METRICS_PORT=str(metrics_port)).start()
     try:
         flooder = Member(connector, bot, flooder_aad, "Frida")
         other = Member(connector, bot, other_aad, "Otto")
@@ -301,19 +311,34 @@ async def test_a_flooding_leader_delays_only_themself_on_teams(
         results = await asyncio.gather(*posts)
         assert all(status in (200, 201, 202) for status, _ in results)
         assert unfinished > 0  # the other leader did not wait for the flood to end
-        flood_texts = [shown_text(a) for a in connector.messages(flooder.conversation_id)]
-        assert sum(t == notice for t in flood_texts) == 1
         ids = [a["id"] for a in activities]
-        done = teams_query(db, "SELECT count(*) FROM inbound_events WHERE channel = 'teams' "
-                               f"AND status = 'done' AND event_id IN ({','.join('?' * 200)})",
-                           *ids)[0][0]
-        assert done == 200  # every one recorded: kept ones handled, shed ones settled
+
+        def done() -> int:
+            """Flood activities recorded as done: kept ones handled, shed ones settled."""
+            return int(teams_query(
+                db, "SELECT count(*) FROM inbound_events WHERE channel = 'teams' AND status = "
+                    f"'done' AND event_id IN ({','.join('?' * len(ids))})", *ids)[0][0])
+
+        await until(lambda: done() == len(ids), what="every flood activity to be recorded")
         stored = teams_answers(db) - answers_before
-        assert stored < 200
+        figures = await asyncio.to_thread(scrape, metrics_port)
+        shed = figures['tillidsbot_updates_shed_total{channel="teams"}']
+        assert LIMIT <= len(ids) - shed < len(ids)  # the oldest were kept, the surplus shed
+        assert figures['tillidsbot_conversation_backlog_peak{channel="teams"}'] == LIMIT
+        flood_answers = [v for v in answer_values(db) if "Oversvømmelse nr." in v]
+        assert len(flood_answers) == len(set(flood_answers)) == stored
+
+        def notices() -> int:
+            """Flood notices the flooder got."""
+            return sum(shown_text(a) == notice
+                       for a in connector.messages(flooder.conversation_id))
+
+        await until(notices, what="the flood notice")
         # Delivered again, a flood activity changes nothing; the conversation goes on.
         await flooder.post(activities[-1])
         await flooder.say("/delegate")
         assert teams_answers(db) - answers_before == stored
+        assert notices() == 1  # the whole flood within a minute: one notice
     finally:
         await bot.stop()
     assert "Traceback" not in bot.output
