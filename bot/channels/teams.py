@@ -21,6 +21,8 @@ admission, onboarding, resume after a crash and error recovery live there) and d
   registered with `register_groups`) take their commands, presses and installs there, and
   their members' examples in the 1:1 chat; leader commands there get a pointer to the
   personal chat.
+- A conversation's 1:1 activities are handled one at a time in arrival order, its backlog
+  bounded (bot/backlog.py, as on Telegram): a shed activity's request is answered at once.
 - What the bot cannot take is said so and changes nothing, as on Telegram: an image or file a
   leader sends (with or without a caption), an edited message (`messageUpdate`).
 - Files (the two /export documents) go by file-consent card in the 1:1 chat: the file waits

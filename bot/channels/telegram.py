@@ -3,7 +3,8 @@
 A private chat's update becomes an `InEvent` (`TelegramChannel.event`) for bot/inbound.py,
 which admits, de-duplicates, steps and commits; `_PrivateChat.render` draws the `Reply` with
 the Bot API (toast, pressed message, new messages). Around it, PTB does the plumbing:
-- PerChatUpdateProcessor: one chat's updates strictly in order, different chats concurrently;
+- PerChatUpdateProcessor: one chat's updates strictly in order, different chats concurrently,
+  a private chat's backlog bounded (bot/backlog.py: a flooding leader delays only themself);
 - PacedRateLimiter (bot/channels/telegram_limits.py): PTB's AIORateLimiter (group limits,
   429 retry_after honoured) plus a per-private-chat burst bucket (three at once, ~1/s
   sustained), a hard global ceiling per one-second window and retries of transient 5xx errors.
@@ -189,6 +190,8 @@ class _Queued:
 
     def drop(self) -> None:
         """Shed: the update is never processed, so its coroutine is closed unstarted."""
+        # A shed press is not answered either: hundreds of answerCallbackQuery calls would
+        # spend the global send budget the other leaders' replies need.
         if inspect.iscoroutine(self.coroutine):
             self.coroutine.close()
 
