@@ -6,9 +6,10 @@
 The real `tillidsbot run` (default settings: TILLIDSBOT_CHAT_BACKLOG=16, per-chat pacing ~1/s)
 polls the lean fake Bot API on 127.0.0.1 (benchmarks/fake_botapi.py). `--others` leaders
 converse the whole run: each types an answer (and now and then /delegate), waits for the
-bot's reply, thinks for --think seconds and goes on. The run is cut into windows that take
-turns, quiet and flood (Q F Q F ...): in a flood window one more admitted leader sends texts
-at 500 a minute, each a different text. So drift on this shared machine hits both alike.
+bot's reply, thinks for --think seconds and goes on. After a warm-up window (not reported) the
+run is cut into windows that take turns, quiet and flood (Q F Q F ...): in a flood window one
+more admitted leader sends texts at 500 a minute, each a different text (`--burst N`: and N
+at once at the window's start, a paste). So drift on this shared machine hits both alike.
 
 Figures per run: the others' reply latency p50/p95 (from the update being handed out to the
 first message of its reply) in quiet and in flood windows; for the flooder: messages sent,
@@ -59,6 +60,7 @@ class Run:
 
     latency: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     flood_sent: int = 0
+    flood_ids: list[int] = field(default_factory=list)
     shed: float = 0.0
     peak: float = 0.0
     stored: int = 0
@@ -111,10 +113,20 @@ def buttons_at(bot: Bot, chat: int) -> int:
     return max(shown, default=0)
 
 
-async def until(predicate: Callable[[], bool]) -> None:
-    """Poll the fake API's state every 10 ms until predicate holds."""
+async def until(predicate: Callable[[], bool], interval: float = 0.01) -> None:
+    """Poll plain state (the fake API's, the bot's database) until predicate holds."""
     while not predicate():  # noqa: ASYNC110 - the state is plain data, there is no event
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(interval)
+
+
+def all_done(db: Path, update_ids: list[int]) -> bool:
+    """Whether the bot recorded every one of these updates as done."""
+    keys = [f"1001:{u}" for u in update_ids]
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        (done,) = conn.execute(
+            "SELECT count(*) FROM inbound_events WHERE channel = 'telegram' AND status = 'done' "
+            f"AND event_id IN ({','.join('?' * len(keys))})", keys).fetchone()
+    return bool(done == len(keys))
 
 
 async def onboard(api: FakeBotApi, bot: Bot, chat: int) -> None:
@@ -146,14 +158,20 @@ async def converse(api: FakeBotApi, bot: Bot, chats: Chats, chat: int, think: fl
         await asyncio.sleep(think)
 
 
-async def flood(api: FakeBotApi, bot: Bot, seconds: float, run: Run) -> None:
-    """The flooder: different texts at FLOOD_PER_MINUTE for the window."""
+async def flood(api: FakeBotApi, bot: Bot, seconds: float, run: Run, burst: int = 0) -> None:
+    """The flooder: `burst` texts at once (a paste), then different texts at FLOOD_PER_MINUTE
+    for the window."""
+    for _ in range(burst):
+        run.flood_ids.append(
+            api.text(bot, FLOODER, f"Oversvømmelse nr. {run.flood_sent}: {ANSWERS[1]}"))
+        run.flood_sent += 1
     interval = 60 / FLOOD_PER_MINUTE
     start = time.monotonic()
     sent = 0
     while (due := start + sent * interval) < start + seconds:
         await asyncio.sleep(max(0.0, due - time.monotonic()))  # a steady rate, not drifting
-        api.text(bot, FLOODER, f"Oversvømmelse nr. {run.flood_sent}: {ANSWERS[0]}")
+        run.flood_ids.append(
+            api.text(bot, FLOODER, f"Oversvømmelse nr. {run.flood_sent}: {ANSWERS[0]}"))
         run.flood_sent += 1
         sent += 1
 
@@ -170,7 +188,8 @@ def stored_rows(db: Path, leader_id: str) -> tuple[int, int]:
     return len(rows), sum(n - 1 for n in counts.values() if n > 1)
 
 
-async def one_run(windows: int, window: float, others: int, think: float) -> Run:
+async def one_run(windows: int, window: float, others: int, think: float, burst: int = 0,
+                  log_path: str | None = None) -> Run:
     """A fresh bot; the others converse through Q F Q F ... windows."""
     api = FakeBotApi()
     await api.start()
@@ -186,7 +205,8 @@ async def one_run(windows: int, window: float, others: int, think: float) -> Run
         env = {**base, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": api.base_url,
                "TILLIDSBOT_DB": str(db), "ACCESS_MODE": "open",
                "METRICS_PORT": str(metrics_port)}
-        log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+        log = (open(log_path, "w+b") if log_path  # noqa: SIM115, ASYNC230 - before timing
+               else tempfile.TemporaryFile())  # noqa: SIM115 - lives as long as the process
         command = [sys.executable, "-m", "bot.cli", "run"]
         proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
             command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
@@ -201,19 +221,21 @@ async def one_run(windows: int, window: float, others: int, think: float) -> Run
             before = chats.sent[FLOODER]
             api.text(bot, FLOODER, "/delegate")
             await chats.reply(FLOODER, before)
-            phase = ["quiet"]
+            phase = ["warm-up"]  # not reported: the first steps of a fresh process are slower
             stop = asyncio.Event()
             talkers = [asyncio.create_task(converse(api, bot, chats, u, think, phase, stop, run))
                        for u in users]
+            await asyncio.sleep(window)
             for n in range(windows):
                 phase[0] = "flood" if n % 2 else "quiet"
                 if phase[0] == "flood":
-                    await flood(api, bot, window, run)
+                    await flood(api, bot, window, run, burst)
                 else:
                     await asyncio.sleep(window)
             stop.set()
             await asyncio.gather(*talkers)
-            await asyncio.sleep(3)  # the flooder's kept updates are worked off (paced ~1/s)
+            # The flooder's kept updates are worked off (paced ~1/s), the shed ones recorded.
+            await until(lambda: all_done(db, run.flood_ids), interval=0.5)
             figures = await asyncio.to_thread(scrape, metrics_port)
             run.shed = figures.get('tillidsbot_updates_shed_total{channel="telegram"}', 0.0)
             run.peak = figures.get('tillidsbot_conversation_backlog_peak{channel="telegram"}',
@@ -221,9 +243,11 @@ async def one_run(windows: int, window: float, others: int, think: float) -> Run
             run.stored, run.twice = stored_rows(db, f"tg:{FLOODER}")
         finally:
             proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
+            for _ in range(600):  # the fake API must keep answering while the bot stops
+                if proc.poll() is not None:
+                    break
+                await asyncio.sleep(0.05)
+            else:
                 proc.kill()
             log.seek(0)
             bad = [line for line in log.read().decode(errors="replace").splitlines()
@@ -244,9 +268,10 @@ def pct(values: list[float], q: float) -> float:
 
 def report(runs: list[Run], args: argparse.Namespace) -> None:
     """One row per run, then the medians."""
+    burst = f", plus {args.burst} at once per flood window" if args.burst else ""
     print(f"\n{len(runs)} run(s): {args.others} other leaders (think {args.think} s), "
-          f"{args.windows} windows of {args.window:.0f} s (Q F Q F ...), "
-          f"flood {FLOOD_PER_MINUTE}/min from one leader\n")
+          f"a warm-up and {args.windows} windows of {args.window:.0f} s (Q F Q F ...), "
+          f"flood {FLOOD_PER_MINUTE}/min from one leader{burst}\n")
     print("| run | others' replies quiet (n) | quiet p50 / p95 ms | replies in flood (n) | "
           "flood p50 / p95 ms | flood msgs | shed | peak backlog | flooder rows stored | "
           "stored twice |")
@@ -274,6 +299,9 @@ def main() -> int:
     parser.add_argument("--window", type=float, default=20.0, help="seconds per window")
     parser.add_argument("--others", type=int, default=20, help="leaders conversing meanwhile")
     parser.add_argument("--think", type=float, default=2.0, help="seconds between their steps")
+    parser.add_argument("--burst", type=int, default=0,
+                        help="texts the flooder sends at once at the start of each flood window")
+    parser.add_argument("--log", metavar="PATH", help="keep the bot's log output here")
     parser.add_argument("--quick", action="store_true", help="one short run (a smoke test)")
     args = parser.parse_args()
     if args.quick:
@@ -281,7 +309,8 @@ def main() -> int:
     runs = []
     for n in range(args.runs):
         started = time.monotonic()
-        runs.append(asyncio.run(one_run(args.windows, args.window, args.others, args.think)))
+        runs.append(asyncio.run(one_run(args.windows, args.window, args.others, args.think,
+                                        args.burst, args.log)))
         print(f"run {n + 1}/{args.runs} took {time.monotonic() - started:.0f} s", flush=True)
     report(runs, args)
     return 0
