@@ -42,6 +42,7 @@ ENV_NAMES = {
     "access_mode": "ACCESS_MODE",
     "allowed_user_ids": "ALLOWED_USER_IDS",
     "telegram_chat_interval": "TELEGRAM_CHAT_INTERVAL",
+    "chat_backlog": "TILLIDSBOT_CHAT_BACKLOG",
     "schedule_grace_hours": "TILLIDSBOT_SCHEDULE_GRACE_HOURS",
     "schedule_rate": "TILLIDSBOT_SCHEDULE_RATE",
     "schedule_chat_interval": "TILLIDSBOT_SCHEDULE_CHAT_INTERVAL",
@@ -107,6 +108,8 @@ class Settings(BaseSettings):
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()  # "1,2", not JSON
     # Pause between messages the bot sends in a row to one private chat (Telegram: ~1/s).
     telegram_chat_interval: float = 1.0
+    # Most events one conversation may have waiting (README "When one leader floods the bot").
+    chat_backlog: int = Field(default=16, ge=1, le=10_000)
     # Scheduling (bot/schedule): see README "Scheduled messages".
     schedule_grace_hours: float = Field(default=12.0, ge=0)
     schedule_rate: int = Field(default=25, ge=1, le=30)

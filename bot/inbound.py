@@ -52,6 +52,7 @@ from bot.dialogue.state import ButtonInput, OutMessage, TextInput
 from bot.service import Action, BotService, Command, Resume, Who, language_for
 from bot.store import inbound as events
 from bot.store import outbox, repo
+from bot.store import telegram as admissions
 
 log = logging.getLogger(__name__)
 
@@ -751,6 +752,30 @@ class Inbound:
         except Exception as exc:
             log.error("could not record the failed update %s: %s", event.name,
                       type(exc).__name__)
+
+    # ---- events a flood's backlog shed (bot/backlog.py) --------------------------------------
+
+    async def shed(self, dropped: list[InEvent], notify: bool,
+                   say: Callable[[InEvent, list[OutMessage]], Awaitable[None]]) -> None:
+        """Events of one conversation dropped unapplied: recorded as done for an admitted
+        leader (a redelivery stays a no-op; nothing is stored for anyone else), and with notify
+        the leader hears flood_notice once (`say` sends it to the event's conversation)."""
+        first = dropped[0]
+        async with self.service.store.transaction() as tx:
+            exists, via = await admissions.admitted_via(tx, first.leader_id)
+            leader = await repo.get_leader(tx, first.leader_id) if exists else None
+            if leader is None or via == admissions.REVOKED:
+                return
+            now = iso(self.clock.now())
+            for event in dropped:
+                # An event seen before keeps its status (one a crash interrupted resumes).
+                if await events.claim(tx, event.channel, event.event_id, now) is None:
+                    await events.finish(tx, event.channel, event.event_id)
+        self._claims += len(dropped)
+        log.info("shed %d updates of a flooding conversation (first %s)", len(dropped),
+                 first.name)
+        if notify:
+            await say(first, [OutMessage(text=self.service.ui("flood_notice", leader.language))])
 
     # ---- event bookkeeping shared with a channel's own handlers -----------------------------
 

@@ -70,6 +70,12 @@ REDELIVERY_OUTCOMES = {"delivered", "failed", "given_up"}
 BACKUPS = Counter(f"{NS}_backups", "Backups taken, by result", ["result"], registry=REGISTRY)
 BACKUP_LAST = Gauge(f"{NS}_backup_last_success_timestamp_seconds",
                     "When the last sound backup was taken (Unix time)", registry=REGISTRY)
+SHED = Counter(f"{NS}_updates_shed",
+               "Events a flooding conversation's bounded backlog dropped (bot/backlog.py)",
+               ["channel"], registry=REGISTRY)
+CHAT_BACKLOG_PEAK = Gauge(f"{NS}_conversation_backlog_peak",
+                          "The longest backlog any one conversation had since start",
+                          ["channel"], registry=REGISTRY)
 BACKUP_BYTES = Gauge(f"{NS}_backup_size_bytes", "Size of the last sound backup",
                      registry=REGISTRY)
 
@@ -143,6 +149,16 @@ def scheduled(kind: str, outcome: str, late_seconds: float | None = None, count:
 def due_backlog(count: int) -> None:
     """How many due scheduled messages wait to be sent now."""
     BACKLOG.set(count)
+
+
+def shed(channel: str) -> None:
+    """One event shed from a flooding conversation's backlog."""
+    SHED.labels(_one_of(channel, CHANNELS)).inc()
+
+
+def backlog_peak(channel: str, length: int) -> None:
+    """A conversation's backlog reached a new longest length."""
+    CHAT_BACKLOG_PEAK.labels(_one_of(channel, CHANNELS)).set(length)
 
 
 def team_pulse(event: str) -> None:

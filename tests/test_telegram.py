@@ -187,7 +187,8 @@ async def test_forged_and_stale_buttons_change_nothing(
 async def test_a_burst_of_fifty_updates_from_one_chat_is_answered_in_order(
         api: BotApiStandIn, db: Path) -> None:
     jitter = random.Random(4)
-    async with InProcessBot(api, db, ALLOWED_USER_IDS="901,902"):
+    # A backlog room for all fifty: this is about order; shedding a flood is tests/test_flood.py.
+    async with InProcessBot(api, db, ALLOWED_USER_IDS="901,902", TILLIDSBOT_CHAT_BACKLOG="64"):
         leader = Phone(api, db, api.user(901, "Gitte"))
         other = Phone(api, db, api.user(902, "Hans"))
         await leader.say("/start")
@@ -645,7 +646,8 @@ async def test_stopping_finishes_fetched_updates_and_a_restart_fetches_the_rest(
         api: BotApiStandIn, db: Path) -> None:
     leader = api.user(2101, "Yrsa")
     phone = Phone(api, db, leader)
-    async with InProcessBot(api, db, ALLOWED_USER_IDS="2101"):
+    # A backlog room for the whole burst: none of it is shed (see tests/test_flood.py).
+    async with InProcessBot(api, db, ALLOWED_USER_IDS="2101", TILLIDSBOT_CHAT_BACKLOG="64"):
         await phone.say("/start")
         api.latency = lambda method: 0.05 if method == "sendMessage" else 0.0
         ids = [api.send_text(leader, f"/ukendt{n}") for n in range(20)]
@@ -656,7 +658,7 @@ async def test_stopping_finishes_fetched_updates_and_a_restart_fetches_the_rest(
     assert all(update_status(db, u) in (None, "done") for u in ids)
     assert answered == sum(update_status(db, u) == "done" for u in ids)
     api.latency = None
-    async with InProcessBot(api, db, ALLOWED_USER_IDS="2101"):
+    async with InProcessBot(api, db, ALLOWED_USER_IDS="2101", TILLIDSBOT_CHAT_BACKLOG="64"):
         for update_id in ids:
             await phone.handled(update_id)
     replies = [t for t in api.sent_texts(2101) if "/ukendt" in t]

@@ -21,6 +21,8 @@ admission, onboarding, resume after a crash and error recovery live there) and d
   registered with `register_groups`) take their commands, presses and installs there, and
   their members' examples in the 1:1 chat; leader commands there get a pointer to the
   personal chat.
+- A conversation's 1:1 activities are handled one at a time in arrival order, its backlog
+  bounded (bot/backlog.py, as on Telegram): a shed activity's request is answered at once.
 - What the bot cannot take is said so and changes nothing, as on Telegram: an image or file a
   leader sends (with or without a caption), an edited message (`messageUpdate`).
 - Files (the two /export documents) go by file-consent card in the 1:1 chat: the file waits
@@ -38,7 +40,6 @@ import logging
 import secrets
 import traceback
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -61,12 +62,14 @@ from microsoft_agents.hosting.core.authorization import AuthTypes, ClaimsIdentit
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 
 from bot import identity, metrics
+from bot.backlog import Backlog, ChatQueues
 from bot.channels import teams_cards as cards
 from bot.channels.teams_send import ConnectorSender, TeamsSendError
 from bot.config import Settings
 from bot.dialogue.state import Attachment, OutMessage
 from bot.inbound import Delivered, EventKind, InEvent, Reply, Unreachable
 from bot.locale import language_for
+from bot.locks import KeyedLocks
 from bot.store import repo
 from bot.store import telegram as tgrepo
 
@@ -144,7 +147,11 @@ class TeamsChannel:
         self.words = cards.command_words(self.service, self.names)
         # Cards this process sent, to draw them pressed: (conversation, activity id) -> message.
         self.cards: LRUCache[tuple[str, str], OutMessage] = LRUCache(maxsize=10_000)
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # A conversation's sends in order (replies, proactive messages, consent answers).
+        self._locks = KeyedLocks()
+        # A conversation's activities one at a time, its backlog bounded (bot/backlog.py).
+        self.queues: ChatQueues[_Job] = ChatQueues(
+            Backlog(identity.TEAMS, settings.chat_backlog, core.clock), self._settle_shed)
         # Files offered by consent card, waiting for the accept: token -> offer (memory only).
         self.offers: TTLCache[str, _Offer] = TTLCache(
             maxsize=OFFER_BYTES, ttl=OFFER_SECONDS, getsizeof=_Offer.size)
@@ -219,7 +226,7 @@ class TeamsChannel:
         async def callback(context: TurnContext) -> None:
             """Inside the proactive turn: send with the turn's connector client."""
             try:
-                async with self._locks[conversation]:
+                async with self._locks.hold(conversation):
                     await self._send(context, conversation, messages, stored, sent)
             except BaseException as exc:
                 failures.append(exc)
@@ -336,10 +343,19 @@ class TeamsChannel:
         """The core's pipeline, one event at a time per conversation; an invoke is always
         answered (Teams waits for it)."""
         turn = _Turn(self, context, conversation_id)
-        async with self._locks[conversation_id]:
-            await self.inbound.handle(event, turn)
+        job = _Job(self, event, turn, asyncio.get_running_loop().create_future())
+        self.queues.submit(conversation_id, job)
+        await job.done  # False: shed by a flood's backlog, answered at once
         if context.activity.type == ActivityTypes.invoke and not turn.answered:
             await self._invoke_response(context, None)
+
+    async def _settle_shed(self, dropped: list[InEvent], notify: bool) -> None:
+        """Record shed activities as done and maybe tell the leader (bot/inbound.py)."""
+        await self.inbound.shed(dropped, notify, self._say)
+
+    async def _say(self, event: InEvent, messages: list[OutMessage]) -> None:
+        """Send messages to the conversation an event came from (its stored reference)."""
+        await self.deliver(event.reference, messages)
 
     async def _on_group(self, context: TurnContext) -> None:
         """Group chats and channels: a leader command gets a pointer to the personal chat."""
@@ -566,7 +582,7 @@ class TeamsChannel:
 
         async def callback(context: TurnContext) -> None:
             """Inside the proactive turn: post in the conversation's order."""
-            async with self._locks[conversation_id]:
+            async with self._locks.hold(conversation_id):
                 await self._post(context, conversation_id, drawn, reference)
 
         try:
@@ -631,6 +647,31 @@ class _Offer:
     def size(self) -> int:
         """What it takes in memory, about (for the bound on all offers)."""
         return len(self.attachment.data) + 1
+
+
+@dataclass(eq=False)
+class _Job:
+    """One 1:1 activity waiting in its conversation's queue (bot/backlog.py `Queued`); its
+    request waits on done: True when handled, False when shed."""
+
+    channel: TeamsChannel
+    event: InEvent
+    turn: _Turn
+    done: asyncio.Future[bool]
+
+    async def run(self) -> None:
+        """The core's pipeline, drawing into the activity's own turn."""
+        try:
+            async with self.channel._locks.hold(self.turn.conversation_id):
+                await self.channel.inbound.handle(self.event, self.turn)
+        finally:
+            if not self.done.done():
+                self.done.set_result(True)
+
+    def drop(self) -> None:
+        """Shed: the waiting request is let go without a step."""
+        if not self.done.done():
+            self.done.set_result(False)
 
 
 @dataclass

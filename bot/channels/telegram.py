@@ -3,7 +3,8 @@
 A private chat's update becomes an `InEvent` (`TelegramChannel.event`) for bot/inbound.py,
 which admits, de-duplicates, steps and commits; `_PrivateChat.render` draws the `Reply` with
 the Bot API (toast, pressed message, new messages). Around it, PTB does the plumbing:
-- PerChatUpdateProcessor: one chat's updates strictly in order, different chats concurrently;
+- PerChatUpdateProcessor: one chat's updates strictly in order, different chats concurrently,
+  a private chat's backlog bounded (bot/backlog.py: a flooding leader delays only themself);
 - PacedRateLimiter (bot/channels/telegram_limits.py): PTB's AIORateLimiter (group limits,
   429 retry_after honoured) plus a per-private-chat burst bucket (three at once, ~1/s
   sustained), a hard global ceiling per one-second window and retries of transient 5xx errors.
@@ -19,11 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import secrets
 import traceback
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -55,6 +56,8 @@ from telegram.ext import (
 )
 
 from bot import identity, metrics
+from bot.backlog import DEFAULT_LIMIT as DEFAULT_BACKLOG
+from bot.backlog import Backlog, ChatQueues, Settle
 from bot.channels import telegram_metrics as tg_metrics
 from bot.channels.compose import coalesce
 from bot.channels.telegram_limits import (  # noqa: F401 - re-exported for older imports
@@ -64,7 +67,7 @@ from bot.channels.telegram_limits import (  # noqa: F401 - re-exported for older
     PacedRateLimiter,
     _private_chat_id,
 )
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dialogue.state import Button, OutMessage
 from bot.inbound import Delivered, Inbound, InEvent, Reply, Unreachable
@@ -174,43 +177,48 @@ def chat_key(update: object) -> Hashable:
     return ("object", id(update))
 
 
+@dataclass(eq=False)
+class _Queued:
+    """One update waiting in its chat's queue (bot/backlog.py `Queued`)."""
+
+    event: InEvent | None  # a private chat's event, judged by the backlog; None: never shed
+    coroutine: Awaitable[Any]
+
+    async def run(self) -> None:
+        """PTB's processing of the update."""
+        await self.coroutine
+
+    def drop(self) -> None:
+        """Shed: the update is never processed, so its coroutine is closed unstarted."""
+        # A shed press is not answered either: hundreds of answerCallbackQuery calls would
+        # spend the global send budget the other leaders' replies need.
+        if inspect.iscoroutine(self.coroutine):
+            self.coroutine.close()
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Updates of one chat strictly in arrival order; different chats concurrently."""
+    """Updates of one chat strictly in arrival order; different chats concurrently; a private
+    chat's backlog bounded (bot/backlog.py), so a flooding leader delays only themself."""
 
     # PTB's semaphore only admits updates into do_process_update, which never waits, so updates
     # arrive here in the order Telegram sent them. The real bound is on chats run at once.
     ADMISSION = 1 << 20
 
-    def __init__(self, max_concurrent_chats: int = 64) -> None:
-        """Run at most max_concurrent_chats chats' updates at the same time."""
+    def __init__(self, max_concurrent_chats: int = 64, limit: int = DEFAULT_BACKLOG,
+                 clock: Clock | None = None,
+                 event_of: Callable[[object], InEvent | None] | None = None,
+                 settle: Settle | None = None) -> None:
+        """Run at most max_concurrent_chats chats' updates at the same time; event_of says which
+        updates the backlog may shed (none by default), settle records the shed ones."""
         super().__init__(max_concurrent_updates=self.ADMISSION)
-        self._queues: dict[Hashable, deque[Awaitable[Any]]] = {}
-        self._workers: dict[Hashable, asyncio.Task[None]] = {}
-        self._running = asyncio.Semaphore(max_concurrent_chats)
+        self.event_of = event_of or (lambda update: None)
+        self.backlog: Backlog[_Queued] = Backlog(identity.TELEGRAM, limit, clock or SystemClock())
+        self.queues = ChatQueues(self.backlog, settle or _nothing_to_settle,
+                                 concurrency=max_concurrent_chats)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Queue the update behind earlier ones of the same chat."""
-        key = chat_key(update)
-        self._queues.setdefault(key, deque()).append(coroutine)
-        if key not in self._workers:
-            self._workers[key] = asyncio.create_task(self._drain(key), name=f"chat {key}")
-
-    async def _drain(self, key: Hashable) -> None:
-        """Process one chat's queue until it is empty."""
-        queue = self._queues[key]
-        try:
-            while queue:
-                coroutine = queue.popleft()
-                async with self._running:
-                    try:
-                        await coroutine
-                    except Exception as exc:  # PTB's process_update reports handler errors
-                        # Type only: an exception's message may quote what a leader wrote.
-                        log.error("processing an update failed with %s", type(exc).__name__)
-        finally:
-            self._workers.pop(key, None)
-            if not queue:
-                self._queues.pop(key, None)
+        """Queue the update behind earlier ones of the same chat (or shed it, see backlog)."""
+        self.queues.submit(chat_key(update), _Queued(self.event_of(update), coroutine))
 
     async def initialize(self) -> None:
         """Nothing to allocate."""
@@ -221,13 +229,16 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     async def drain(self) -> None:
         """Wait until every queued update has been processed."""
-        while self._workers:
-            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+        await self.queues.drain()
 
     @property
     def busy(self) -> bool:
         """Whether any chat still has updates queued or running."""
-        return bool(self._workers)
+        return self.queues.busy
+
+
+async def _nothing_to_settle(dropped: list[InEvent], notify: bool) -> None:
+    """Without a pipeline nothing is shed (event_of gives no events)."""
 
 
 # ---- group hooks ---------------------------------------------------------------------------
@@ -287,7 +298,9 @@ class TelegramChannel:
         # a double tap's second press still carries the buttons the first one removed.
         self.shown: LRUCache[tuple[int, int], InlineKeyboardMarkup | None] = LRUCache(
             maxsize=SHOWN_MEMORY)
-        self.processor = PerChatUpdateProcessor()
+        self.processor = PerChatUpdateProcessor(
+            limit=settings.chat_backlog, clock=clock, event_of=self._sheddable,
+            settle=self._settle_shed)
         self.app: TelegramApp = self._build()
 
     # ---- extension points for group features ----
@@ -459,6 +472,26 @@ class TelegramChannel:
                     await self._finish(update)
                 return
         await self.inbound.handle(self.event(update), _PrivateChat(self, update))
+
+    def _sheddable(self, update: object) -> InEvent | None:
+        """The leader event of a private chat's update, which a flood's backlog may shed; None
+        for everything else (groups, channels, migrations, forged presses: never shed)."""
+        if not isinstance(update, Update) or update.channel_post or update.edited_channel_post:
+            return None
+        chat, user = update.effective_chat, update.effective_user
+        query = update.callback_query
+        if (chat is None or user is None or user.is_bot or chat.type != ChatType.PRIVATE
+                or _migration(update) is not None or (query is not None and query.message is None)):
+            return None
+        return self.event(update)
+
+    async def _settle_shed(self, dropped: list[InEvent], notify: bool) -> None:
+        """Record shed updates as done and maybe tell the leader (bot/inbound.py)."""
+        await self.inbound.shed(dropped, notify, self._say)
+
+    async def _say(self, event: InEvent, messages: list[OutMessage]) -> None:
+        """Send messages to the private chat an event came from."""
+        await self.send(int(event.reference), messages)
 
     def event(self, update: Update) -> InEvent:
         """A private chat's update as the pipeline's event."""
