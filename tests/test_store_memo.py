@@ -17,23 +17,26 @@ from bot.store.db import Store
 NOW = "2026-11-23T09:00:00+00:00"
 
 
+SEEN: dict[int, list[str]] = {}  # statements traced per store (by id)
+
+
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A store with one leader in an active conversation, its statements traced in .seen."""
+    """A store with one leader in an active conversation, its statements traced."""
     opened = await Store.open(tmp_path / "bot.db")
     async with opened.transaction() as tx:
         await repo.create_leader(tx, "tg:1", "1", "da", NOW)
         await repo.save_session(tx, "tg:1", '{"step": 1}', NOW)
-    opened.seen = []  # type: ignore[attr-defined]
-    await opened.conn.set_trace_callback(opened.seen.append)  # type: ignore[attr-defined]
+    seen = SEEN.setdefault(id(opened), [])
+    await opened.conn.set_trace_callback(seen.append)
     yield opened
     await opened.close()
+    SEEN.pop(id(opened), None)
 
 
 def reads(store: Store, table: str) -> int:
     """SELECTs on one table traced so far."""
-    return sum(1 for s in store.seen if s.startswith("SELECT")  # type: ignore[attr-defined]
-               and f"FROM {table} " in s)
+    return sum(1 for s in SEEN[id(store)] if s.startswith("SELECT") and f"FROM {table} " in s)
 
 
 async def test_a_transaction_reads_each_row_once_and_sees_its_own_writes(store: Store) -> None:
