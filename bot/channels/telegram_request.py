@@ -19,6 +19,7 @@ from the moment it is sent, and the write timeout only lengthens it for uploads.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
@@ -27,6 +28,7 @@ from telegram.request import BaseRequest, RequestData
 from yarl import URL
 
 MEDIA_WRITE_TIMEOUT = 20.0
+FORM = "application/x-www-form-urlencoded"
 
 
 class AiohttpRequest(BaseRequest):
@@ -43,6 +45,8 @@ class AiohttpRequest(BaseRequest):
         self.media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
+        self._headers = {"User-Agent": self.USER_AGENT}
+        self._form_headers = {**self._headers, "Content-Type": FORM}
 
     @property
     def read_timeout(self) -> float | None:
@@ -100,6 +104,12 @@ class AiohttpRequest(BaseRequest):
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data else None
         data: Any = request_data.json_parameters if request_data else None
+        headers = self._headers
+        if data and not files:
+            # Encoded here as aiohttp's FormData would, without building a FormData and its
+            # multipart writer for every call.
+            data = urlencode(data).encode()
+            headers = self._form_headers
         if files:
             form = aiohttp.FormData(quote_fields=False)
             for name, value in (data or {}).items():
@@ -113,7 +123,7 @@ class AiohttpRequest(BaseRequest):
         try:
             async with self._session.request(method, url, data=data, timeout=timeout,
                                              proxy=proxy, proxy_auth=proxy_auth,
-                                             headers={"User-Agent": self.USER_AGENT}) as res:
+                                             headers=headers) as res:
                 return res.status, await res.read()
         except TimeoutError as err:  # aiohttp's connect and read timeouts are TimeoutErrors
             raise TimedOut from err
