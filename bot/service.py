@@ -13,6 +13,7 @@ from typing import Any
 import aiosqlite
 from pydantic import ValidationError
 
+from bot.channels.compose import with_header
 from bot.clock import Clock, iso
 from bot.dialogue import Dialogues
 from bot.dialogue.engine import DialogueError, UnknownConversationError, UnknownNodeError
@@ -174,6 +175,15 @@ class BotService:
         ]
         return OutMessage(text=self.ui("menu", lang), kind="prompt", buttons=rows)
 
+    def with_menu(self, messages: list[OutMessage], lang: str) -> list[OutMessage]:
+        """The messages, then the menu; the menu rides on the last one when that one has buttons
+        of its own (the weekly-time offer of a first /start): one message where one will do,
+        its text on top and the menu's buttons first."""
+        menu = self.menu(lang)
+        if messages and messages[-1].buttons:
+            return [*messages[:-1], *with_header(messages[-1], [menu])]
+        return [*messages, menu]
+
     # ---- entry points ---------------------------------------------------------------------
 
     async def handle_command(self, who: Who, command: str, args: str = "") -> list[OutMessage]:
@@ -248,7 +258,7 @@ class BotService:
             if state is not None:
                 return [*intro, OutMessage(text=self.ui("resume", lang)),
                         *self._reprompt(state, leader)]
-            return [*intro, self.menu(lang)]
+            return self.with_menu(intro, lang)
         if command == "help":
             return [OutMessage(text=self.ui("help", lang)), *self._reprompt(state, leader)]
         if command == "language":

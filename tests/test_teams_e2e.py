@@ -104,7 +104,10 @@ async def test_a_teams_leader_finishes_the_delegation_check_across_a_crash(
         assert card_of(pressed) is not None and buttons(card_of(pressed)) == []
         assert "→" in shown_text(pressed)
         await lene.press()  # time zone
-        assert shown_text(lene.last()) == ui("menu", "da")
+        # One card: the time zone, the weekly time offered and the menu.
+        parts = shown_text(lene.last()).split(JOIN)
+        assert [parts[0], parts[-1], len(parts)] == [
+            ui("ob_timezone_set", "da", timezone="Europe/Copenhagen"), ui("menu", "da"), 3]
 
         connector.fail_next("POST", 429, retry_after=1)  # Teams throttles the first reply
         connector.fail_next("POST", 503)  # and then is briefly unavailable

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -422,6 +423,27 @@ async def test_commands_are_registered_per_language(
     assert api.commands[("all_private_chats", "")] == api.commands[("all_private_chats", "da")]
     assert api.commands[("all_private_chats", "no")] == api.commands[("all_private_chats", "nb")]
     assert api.commands[("default", "")] == []  # groups see no leader commands
+
+
+
+async def test_the_command_menus_go_out_together_at_start_up(api: BotApiStandIn,
+                                                              db: Path) -> None:
+    # Each menu call waits a while at the stand-in: one at a time, each would be answered
+    # before the next was sent; together (one round trip at start-up) all are sent first.
+    sent: list[float] = []
+
+    def slow_menus(method: str) -> float:
+        if method != "setMyCommands":
+            return 0.0
+        sent.append(time.monotonic())
+        return 1.0
+
+    api.latency = slow_menus
+    async with InProcessBot(api, db):
+        pass
+    answered = [c.at for c in api.calls_of("setMyCommands")]
+    assert len(sent) == len(answered) == len(api.commands) >= 5
+    assert max(sent) < min(answered)
 
 
 # ---- groups --------------------------------------------------------------------------------

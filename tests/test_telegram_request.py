@@ -147,3 +147,55 @@ async def test_an_unopened_or_closed_request_refuses_to_send() -> None:
     await request.shutdown()
     with pytest.raises(RuntimeError, match="not initialized"):
         await request.do_request("http://127.0.0.1:1/bot1:a/getMe", "POST")
+
+
+@contextlib.asynccontextmanager
+async def recording_proxy() -> AsyncIterator[tuple[str, list[str]]]:
+    """An HTTP proxy on 127.0.0.1 that answers every request as getMe would and records each
+    request line (a proxied request names the whole target URL in it)."""
+    lines: list[str] = []
+    body = (b'{"ok": true, "result": {"id": 123, "is_bot": true, "first_name": "Prox",'
+            b' "username": "prox_bot"}}')
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines.append(head.split(b"\r\n", 1)[0].decode())
+        length = next((int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                       if h.lower().startswith(b"content-length:")), 0)
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", lines
+    finally:
+        server.close()
+
+
+async def test_the_proxy_from_the_environment_carries_requests_unless_no_proxy_names_the_host(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    closed = probe.sockets[0].getsockname()[1]  # nothing listens here: only a proxy can answer
+    probe.close()
+    await probe.wait_closed()
+    async with recording_proxy() as (proxy, lines):
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        request = AiohttpRequest()
+        await request.initialize()
+        try:
+            for _ in range(2):
+                await request.post(f"http://127.0.0.1:{closed}/bot123:abc/getMe")
+        finally:
+            await request.shutdown()
+        assert lines == [f"POST http://127.0.0.1:{closed}/bot123:abc/getMe HTTP/1.1"] * 2
+        async with BotApiStandIn() as api:
+            monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+            async with bot_on(api, AiohttpRequest()) as bot:
+                assert (await bot.get_me()).id != 123  # the stand-in's own bot, directly
+        assert len(lines) == 2

@@ -391,22 +391,30 @@ class TelegramChannel:
                 await self.processor.drain()
 
     async def set_commands(self) -> None:
-        """Register the command menus per language (private chats) and for groups."""
+        """Register the command menus per language (private chats) and for groups.
+
+        The calls are independent (one scope and language each), so they go out together:
+        start-up waits one round trip to the Bot API for them instead of one per menu."""
         bot = self.app.bot
         names = self.menu_commands()
-        for code, lang in COMMAND_LANGUAGES.items():
-            commands = [BotCommand(n, self.service.ui(f"command_{n}", lang)) for n in names]
-            await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(),
-                                      language_code=code)
+        calls = [bot.set_my_commands(
+            [BotCommand(n, self.service.ui(f"command_{n}", lang)) for n in names],
+            scope=BotCommandScopeAllPrivateChats(), language_code=code)
+            for code, lang in COMMAND_LANGUAGES.items()]
         default = [BotCommand(n, self.service.ui(f"command_{n}", "da")) for n in names]
-        await bot.set_my_commands(default, scope=BotCommandScopeAllPrivateChats())
-        await bot.set_my_commands([], scope=BotCommandScopeDefault())
+        calls.append(bot.set_my_commands(default, scope=BotCommandScopeAllPrivateChats()))
+        calls.append(bot.set_my_commands([], scope=BotCommandScopeDefault()))
         group = [(name, key) for name, (_, key) in self.group_commands.items() if key]
         if group:
-            for code, lang in COMMAND_LANGUAGES.items():
-                await bot.set_my_commands(
-                    [BotCommand(n, self.service.ui(k, lang)) for n, k in group],
-                    scope=BotCommandScopeAllGroupChats(), language_code=code)
+            calls.extend(bot.set_my_commands(
+                [BotCommand(n, self.service.ui(k, lang)) for n, k in group],
+                scope=BotCommandScopeAllGroupChats(), language_code=code)
+                for code, lang in COMMAND_LANGUAGES.items())
+        # Every call finishes before a failure is raised (as one at a time would have raised it).
+        failed = [r for r in await asyncio.gather(*calls, return_exceptions=True)
+                  if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
 
     def menu_commands(self) -> list[str]:
         """Commands the service handles and that have menu wording, in menu order."""

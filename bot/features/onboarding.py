@@ -61,7 +61,7 @@ async def button(req: Request) -> list[OutMessage]:
                                                  service.today(leader))]
         # First contact ends here, so show what a first /start shows (the weekly reflection).
         extras = [m for extra in service.start_extras for m in await extra(req)]
-        return [done, *extras, service.menu(leader.language)]
+        return [done, *service.with_menu(extras, leader.language)]
     if verb == "L":
         # The engine's own language buttons: they set the language and re-ask the question.
         return [language_question(service, leader.language, f"{MENU_PREFIX}lang:")]

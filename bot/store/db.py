@@ -13,7 +13,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.private_files import create_private, private_dir
-from bot.store import crypto
+from bot.store import crypto, memo
 
 log = logging.getLogger(__name__)
 
@@ -157,13 +157,16 @@ class Store:
         """One serialised write transaction: committed on success, rolled back on error."""
         async with self._lock:
             await self.conn.execute("BEGIN IMMEDIATE")
+            memo.begin(self.conn)  # rows read once per transaction (bot/store/memo.py)
             try:
                 yield self.conn
             except BaseException:
+                memo.end(self.conn)
                 self._scrub = False
                 await self.conn.execute("ROLLBACK")
                 self.keys.rolled_back()
                 raise
+            memo.end(self.conn)
             await self.conn.execute("COMMIT")
             # After the commit: keys of erased rows go only once the rows are surely gone.
             self.keys.committed()

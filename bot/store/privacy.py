@@ -27,7 +27,7 @@ import aiosqlite
 
 from bot import identity
 from bot.clock import iso
-from bot.store import crypto
+from bot.store import crypto, memo
 
 LEADERS = "leaders"
 THREADS = "threads"
@@ -270,6 +270,7 @@ async def erase_leader(conn: aiosqlite.Connection, leader_id: str) -> dict[str, 
             await conn.execute(f"DELETE FROM {_q(name)} WHERE rowid IN ({marks})", batch)
         # Counted as chosen: some rows may already have gone by an ON DELETE CASCADE.
         deleted[name] = deleted.get(name, 0) + len(ids)
+    memo.forget(conn)  # rows this transaction kept (bot/store/memo.py) went by plain SQL
     return deleted
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.store import crypto, schedules
+from bot.store import crypto, memo, schedules
 
 DEFAULT_TIMEZONE = "Europe/Copenhagen"
 
@@ -40,16 +40,30 @@ class ThreadRow:
     parent_thread: str | None
 
 
+LEADER_COLUMNS = "leader_id, chat_id, language, timezone, settings, created_at"
+
+
+def _leader_of(row: Any) -> Leader:
+    """A Leader from a row of LEADER_COLUMNS (each call a fresh object to change and save)."""
+    return Leader(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"), row[5])
+
+
+def remember_leader(conn: aiosqlite.Connection, leader_id: str, row: Any) -> None:
+    """Keep a leader row (LEADER_COLUMNS, or None: no such leader) read by other code for the
+    rest of the transaction (bot/store/memo.py)."""
+    memo.put(conn, "leaders", leader_id, None if row is None else tuple(row))
+
+
 async def get_leader(conn: aiosqlite.Connection, leader_id: str) -> Leader | None:
     """A leader by id."""
-    # One hand-off to aiosqlite's thread (execute, fetch and close are three): read per step.
-    rows = list(await conn.execute_fetchall(
-        "SELECT leader_id, chat_id, language, timezone, settings, created_at FROM leaders "
-        "WHERE leader_id = ?", (leader_id,)))
-    if not rows:
-        return None
-    row = rows[0]
-    return Leader(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"), row[5])
+    kept = memo.get(conn, "leaders", leader_id)
+    if kept is memo.MISS:
+        # One hand-off to aiosqlite's thread (execute, fetch and close are three).
+        rows = list(await conn.execute_fetchall(
+            f"SELECT {LEADER_COLUMNS} FROM leaders WHERE leader_id = ?", (leader_id,)))
+        kept = tuple(rows[0]) if rows else None
+        memo.put(conn, "leaders", leader_id, kept)
+    return None if kept is None else _leader_of(kept)
 
 
 async def create_leader(
@@ -57,11 +71,15 @@ async def create_leader(
     timezone: str = DEFAULT_TIMEZONE,
 ) -> Leader:
     """Insert a leader (idempotent) and return the stored row."""
-    await conn.execute(
+    cur = await conn.execute(
         "INSERT INTO leaders (leader_id, chat_id, language, timezone, settings, created_at, "
         "updated_at) VALUES (?, ?, ?, ?, '{}', ?, ?) ON CONFLICT(leader_id) DO NOTHING",
         (leader_id, chat_id, language, timezone, now, now),
     )
+    if cur.rowcount == 1:  # inserted: the row is what was written
+        memo.put(conn, "leaders", leader_id, (leader_id, chat_id, language, timezone, "{}", now))
+    else:  # there already: the database knows it
+        memo.drop(conn, "leaders", leader_id)
     leader = await get_leader(conn, leader_id)
     assert leader is not None
     return leader
@@ -71,23 +89,32 @@ async def update_leader(
     conn: aiosqlite.Connection, leader: Leader, now: str
 ) -> None:
     """Save a leader's language, time zone, chat and settings."""
-    await conn.execute(
+    settings = json.dumps(leader.settings)
+    cur = await conn.execute(
         "UPDATE leaders SET chat_id = ?, language = ?, timezone = ?, settings = ?, "
         "updated_at = ? WHERE leader_id = ?",
-        (leader.chat_id, leader.language, leader.timezone, json.dumps(leader.settings), now,
-         leader.leader_id),
+        (leader.chat_id, leader.language, leader.timezone, settings, now, leader.leader_id),
     )
+    if cur.rowcount:
+        memo.put(conn, "leaders", leader.leader_id, (
+            leader.leader_id, leader.chat_id, leader.language, leader.timezone, settings,
+            leader.created_at))
+    else:
+        memo.put(conn, "leaders", leader.leader_id, None)
 
 
 async def load_session(conn: aiosqlite.Connection, leader_id: str) -> str | None:
     """The JSON state of a leader's active conversation, if any."""
+    kept = memo.get(conn, "sessions", leader_id)
+    if kept is not memo.MISS:
+        return str(kept) if kept is not None else None
     rows = list(await conn.execute_fetchall("SELECT state FROM sessions WHERE leader_id = ?",
                                             (leader_id,)))  # one hand-off to the thread
-    if not rows:
-        return None
-    row = rows[0]
     # None also when the leader's key was erased (an old backup): nothing to resume.
-    return crypto.open_cell(conn, "sessions", "state", {"leader_id": leader_id}, row[0])
+    state = None if not rows else crypto.open_cell(conn, "sessions", "state",
+                                                    {"leader_id": leader_id}, rows[0][0])
+    memo.put(conn, "sessions", leader_id, state)
+    return state
 
 
 async def save_session(conn: aiosqlite.Connection, leader_id: str, state: str | None,
@@ -95,7 +122,9 @@ async def save_session(conn: aiosqlite.Connection, leader_id: str, state: str | 
     """Store (or clear, with None) a leader's active conversation state."""
     if state is None:
         await conn.execute("DELETE FROM sessions WHERE leader_id = ?", (leader_id,))
+        memo.put(conn, "sessions", leader_id, None)
         return
+    memo.drop(conn, "sessions", leader_id)  # kept again only once the write succeeded
     await conn.execute(
         "INSERT INTO sessions (leader_id, state, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT(leader_id) DO UPDATE SET state = excluded.state, "
@@ -103,6 +132,7 @@ async def save_session(conn: aiosqlite.Connection, leader_id: str, state: str | 
         (leader_id,
          await crypto.seal_cell(conn, "sessions", "state", {"leader_id": leader_id}, state), now),
     )
+    memo.put(conn, "sessions", leader_id, state)
 
 
 async def start_thread(

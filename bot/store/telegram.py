@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.store import repo
+
 
 @dataclass
 class Invite:
@@ -65,8 +67,11 @@ INVITED, GRANTED, REVOKED = "invite", "granted", "revoked"
 
 async def admitted_via(conn: aiosqlite.Connection, leader_id: str) -> tuple[bool, str | None]:
     """(whether the leader exists, how they were let in: None = by the list or open mode)."""
+    # The whole row, kept for the step that follows (it reads the leader next: no second read).
     rows = list(await conn.execute_fetchall(  # one hand-off to aiosqlite's thread, not three
-        "SELECT admitted_via FROM leaders WHERE leader_id = ?", (leader_id,)))
+        f"SELECT admitted_via, {repo.LEADER_COLUMNS} FROM leaders WHERE leader_id = ?",
+        (leader_id,)))
+    repo.remember_leader(conn, leader_id, tuple(rows[0])[1:] if rows else None)
     if not rows:
         return False, None
     return True, None if rows[0][0] is None else str(rows[0][0])
