@@ -27,6 +27,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.dialogue.state import Attachment, Button, OutMessage
 from bot.inbound import InEvent
+from bot.runtime import Core
 from bot.store import crypto, outbox
 from tests import crash_kit as kit
 from tests.history_helpers import NOW, make_core
@@ -66,11 +67,7 @@ async def test_a_text_typed_before_the_question_was_shown_is_not_its_answer(
         tmp_path: Path) -> None:
     """After commit, before send: the leader types the answer to A again (still looking at
     A); it is not stored as B's answer, B is shown under 'here is where we are'."""
-    base = await kit.onboarded(tmp_path)
-    clock = ManualClock(NOW + timedelta(hours=1))
-    where = tmp_path / "run"
-    kit.copy_base(base, where)
-    core = await make_core(where, clock)
+    core, clock, where = await _onboarded_core(tmp_path)
     phone = kit.Phone()
     screen = kit.Screen(phone)
     start = InEvent(channel=kit.CHANNEL, event_id="d0", user_id=kit.USER, reference="console",
@@ -119,11 +116,7 @@ async def test_a_text_typed_before_the_question_was_shown_is_not_its_answer(
 
 async def test_a_reply_that_cannot_be_sent_is_given_up_after_three_tries(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    base = await kit.onboarded(tmp_path)
-    where = tmp_path / "run"
-    kit.copy_base(base, where)
-    clock = ManualClock(NOW + timedelta(hours=1))
-    core = await make_core(where, clock)
+    core, clock, where = await _onboarded_core(tmp_path)
     screen = kit.Screen(kit.Phone())
     screen.armed = "after_commit"
     with pytest.raises(kit.Crash):
@@ -148,11 +141,7 @@ async def test_a_reply_that_cannot_be_sent_is_given_up_after_three_tries(
 
 
 async def test_delivered_rows_are_pruned_with_the_event_ids(tmp_path: Path) -> None:
-    base = await kit.onboarded(tmp_path)
-    where = tmp_path / "run"
-    kit.copy_base(base, where)
-    clock = ManualClock(NOW + timedelta(hours=1))
-    core = await make_core(where, clock)
+    core, clock, where = await _onboarded_core(tmp_path)
     phone = kit.Phone()
     await core.inbound.handle(InEvent(channel=kit.CHANNEL, event_id="d0", user_id=kit.USER,
                                       reference="console", kind="command",
@@ -184,11 +173,7 @@ def _rows(db: Path) -> list[tuple[object, ...]]:
 async def test_forget_through_the_pipeline_leaves_no_reply_behind(tmp_path: Path) -> None:
     """A pending reply is the leader's data: /forget erases it, and the confirmation that
     follows the erasure is sent without being stored (no row, no new data key)."""
-    base = await kit.onboarded(tmp_path)
-    where = tmp_path / "run"
-    kit.copy_base(base, where)
-    clock = ManualClock(NOW + timedelta(hours=1))
-    core = await make_core(where, clock)
+    core, clock, where = await _onboarded_core(tmp_path)
     phone = kit.Phone()
     screen = kit.Screen(phone)
     await core.inbound.handle(InEvent(channel=kit.CHANNEL, event_id="d0", user_id=kit.USER,
@@ -229,3 +214,13 @@ def test_a_stored_message_comes_back_as_it_was_sent_attachments_included() -> No
     for message in (chart, question):
         assert outbox.load(outbox.dump(message)) == message
     assert outbox.is_question(question) and not outbox.is_question(chart)
+
+
+async def _onboarded_core(tmp_path: Path) -> tuple[Core, ManualClock, Path]:
+    """A core on a copy (in `where`) of an onboarded leader's database, an hour after
+    onboarding."""
+    base = await kit.onboarded(tmp_path)
+    where = tmp_path / "run"
+    kit.copy_base(base, where)
+    clock = ManualClock(NOW + timedelta(hours=1))
+    return await make_core(where, clock), clock, where

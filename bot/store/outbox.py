@@ -158,6 +158,16 @@ def _row(conn: aiosqlite.Connection, r: tuple[Any, ...]) -> Row:
                parse_iso(r[8]) if r[8] else None)
 
 
+async def _update_pending(tx: aiosqlite.Connection, assignments: str,
+                          rows: Sequence[tuple[Sequence[Any], Key]]) -> None:
+    """Apply `SET assignments` (its parameters first in each row) to still-pending messages."""
+    await tx.executemany(
+        f"UPDATE {TABLE} SET {assignments} "
+        "WHERE channel = ? AND leader_id = ? AND event_id = ? AND seq = ? "
+        "AND status = 'pending'",
+        [(*values, k.channel, k.leader_id, k.event_id, k.seq) for values, k in rows])
+
+
 async def mark_delivered(tx: aiosqlite.Connection, sent: Sequence[tuple[Key, list[str]]],
                          now: datetime, late: bool = False) -> None:
     """Record messages as out, with the platform's ids; their text is not kept."""
@@ -165,30 +175,20 @@ async def mark_delivered(tx: aiosqlite.Connection, sent: Sequence[tuple[Key, lis
         return
     status = REDELIVERED if late else DELIVERED
     at = iso(now)
-    await tx.executemany(
-        f"UPDATE {TABLE} SET status = ?, delivered_at = ?, platform_ids = ?, message = NULL "
-        "WHERE channel = ? AND leader_id = ? AND event_id = ? AND seq = ? "
-        "AND status = 'pending'",
-        [(status, at, json.dumps(ids), k.channel, k.leader_id, k.event_id, k.seq)
-         for k, ids in sent])
+    await _update_pending(tx, "status = ?, delivered_at = ?, platform_ids = ?, message = NULL",
+                          [((status, at, json.dumps(ids)), k) for k, ids in sent])
 
 
 async def failed(tx: aiosqlite.Connection, keys: Sequence[Key], now: datetime) -> None:
     """Count a failed send of pending messages."""
-    await tx.executemany(
-        f"UPDATE {TABLE} SET attempts = attempts + 1, attempted_at = ? "
-        "WHERE channel = ? AND leader_id = ? AND event_id = ? AND seq = ? "
-        "AND status = 'pending'",
-        [(iso(now), k.channel, k.leader_id, k.event_id, k.seq) for k in keys])
+    await _update_pending(tx, "attempts = attempts + 1, attempted_at = ?",
+                          [((iso(now),), k) for k in keys])
 
 
 async def give_up(tx: aiosqlite.Connection, keys: Sequence[Key], now: datetime) -> None:
     """Stop trying to send messages (too many failures, or no one to reach); text dropped."""
-    await tx.executemany(
-        f"UPDATE {TABLE} SET status = 'given_up', attempted_at = ?, message = NULL "
-        "WHERE channel = ? AND leader_id = ? AND event_id = ? AND seq = ? "
-        "AND status = 'pending'",
-        [(iso(now), k.channel, k.leader_id, k.event_id, k.seq) for k in keys])
+    await _update_pending(tx, "status = 'given_up', attempted_at = ?, message = NULL",
+                          [((iso(now),), k) for k in keys])
 
 
 async def prune(tx: aiosqlite.Connection, before: str) -> int:
